@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "secretfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "secretfs", targets: ["secretfs"]),
+        .executable(name: "secretfsd", targets: ["secretfsd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; each shim holds only what Swift cannot import.
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Thin typed wrappers, one C library each, no secrets knowledge.
+        .target(name: "SecureMemory"),
+        .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
+        .target(name: "SQLite", dependencies: ["CSQLite3"]),
+
+
+
+        // The domain: no C, no errno, no FUSE.
+        .target(name: "SecretCore", dependencies: [
+            "SecureMemory",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Adapters that implement the domain's protocols.
+        .target(name: "Store", dependencies: [
+            "SecretCore", "SQLite",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Managers", dependencies: [
+            "SecretCore", "Crypto", "SecureMemory",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SecretFSKit", dependencies: [
+            "SecretCore", "Store", "Managers", "Crypto", "SecureMemory",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Executables: parse arguments, call one library entry point.
+        .executableTarget(name: "secretfs", dependencies: [
+            "SecretCore", "SecretFSKit", "SecureMemory",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "secretfsd", dependencies: [
+            "SecretCore", "SecretFSKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "SecureMemory"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLite", "SecretCore", "SecureMemory"]),
+        .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SecureMemory"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,145 @@
+import COpenSSL
+import SecureMemory
+
+/// AES-256-GCM authenticated encryption over OpenSSL EVP.
+public enum AESGCM {
+    /// Key length in bytes (AES-256).
+    public static let keyByteCount = 32
+    /// Nonce length in bytes (96 bits, GCM's native size).
+    public static let nonceByteCount = 12
+    /// Tag length in bytes.
+    public static let tagByteCount = 16
+
+    /// The output of one seal: a fresh nonce, the ciphertext and the authentication tag.
+    public struct SealedBox: Equatable, Sendable {
+        /// The 96-bit nonce used for this seal.
+        public var nonce: [UInt8]
+        /// The ciphertext, as long as the plaintext.
+        public var ciphertext: [UInt8]
+        /// The 128-bit authentication tag.
+        public var tag: [UInt8]
+
+        /// Creates a box from its parts.
+        public init(nonce: [UInt8], ciphertext: [UInt8], tag: [UInt8]) {
+            self.nonce = nonce
+            self.ciphertext = ciphertext
+            self.tag = tag
+        }
+
+        /// `nonce ‖ ciphertext ‖ tag`, the form stored for wrapped keys.
+        public var combined: [UInt8] { nonce + ciphertext + tag }
+
+        /// Splits a `combined` value back into its parts.
+        public init(combined: [UInt8]) throws {
+            guard combined.count >= AESGCM.nonceByteCount + AESGCM.tagByteCount else {
+                throw CryptoError(.invalidParameter, "sealed value is too short")
+            }
+            nonce = Array(combined.prefix(AESGCM.nonceByteCount))
+            tag = Array(combined.suffix(AESGCM.tagByteCount))
+            ciphertext = Array(combined[AESGCM.nonceByteCount..<(combined.count - AESGCM.tagByteCount)])
+        }
+    }
+
+    /// Encrypts `plaintext` under `key`, binding `associatedData`, with a random nonce unless one is given.
+    ///
+    /// Pass an explicit nonce only for known-answer tests: reusing a nonce under one key breaks GCM.
+    public static func seal(
+        _ plaintext: UnsafeRawBufferPointer,
+        key: SecureBytes,
+        associatedData: [UInt8] = [],
+        nonce: [UInt8]? = nil
+    ) throws -> SealedBox {
+        let nonce = try nonce ?? SecureRandom.bytes(nonceByteCount)
+        try validate(key: key, nonce: nonce)
+        let context = try CipherContext()
+        try key.withUnsafeBytes { keyBytes in
+            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
+            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
+            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_EncryptInit_ex")
+        }
+        try context.update(associatedData: associatedData, encrypting: true)
+        var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
+        var written: Int32 = 0
+        if plaintext.count > 0 {
+            try ciphertext.withUnsafeMutableBufferPointer { out in
+                try OpenSSLCall.check(EVP_EncryptUpdate(context.pointer, out.baseAddress, &written, plaintext.bindMemory(to: UInt8.self).baseAddress, Int32(plaintext.count)), "EVP_EncryptUpdate")
+            }
+        }
+        var finalLength: Int32 = 0
+        var scratch = [UInt8](repeating: 0, count: 16)
+        try OpenSSLCall.check(EVP_EncryptFinal_ex(context.pointer, &scratch, &finalLength), "EVP_EncryptFinal_ex")
+        var tag = [UInt8](repeating: 0, count: tagByteCount)
+        try OpenSSLCall.check(secretfs_gcm_get_tag(context.pointer, &tag, Int32(tagByteCount)), "read GCM tag")
+        return SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag)
+    }
+
+    /// Encrypts the contents of a secure buffer.
+    public static func seal(_ plaintext: SecureBytes, key: SecureBytes, associatedData: [UInt8] = []) throws -> SealedBox {
+        try plaintext.withUnsafeBytes { try seal($0, key: key, associatedData: associatedData) }
+    }
+
+    /// Decrypts and authenticates `box`, returning the plaintext in a wiped-on-release buffer.
+    ///
+    /// Any change to the ciphertext, tag, nonce, key or associated data throws `authenticationFailed`.
+    public static func open(_ box: SealedBox, key: SecureBytes, associatedData: [UInt8] = []) throws -> SecureBytes {
+        try validate(key: key, nonce: box.nonce)
+        guard box.tag.count == tagByteCount else {
+            throw CryptoError(.authenticationFailed, "authentication tag has the wrong length")
+        }
+        let context = try CipherContext()
+        try key.withUnsafeBytes { keyBytes in
+            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
+            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(box.nonce.count)), "set GCM nonce length")
+            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, box.nonce), "EVP_DecryptInit_ex")
+        }
+        try context.update(associatedData: associatedData, encrypting: false)
+        let plaintext = SecureBytes(count: box.ciphertext.count)
+        var written: Int32 = 0
+        if !box.ciphertext.isEmpty {
+            try plaintext.withUnsafeMutableBytes { out in
+                try OpenSSLCall.check(EVP_DecryptUpdate(context.pointer, out.bindMemory(to: UInt8.self).baseAddress, &written, box.ciphertext, Int32(box.ciphertext.count)), "EVP_DecryptUpdate")
+            }
+        }
+        try OpenSSLCall.check(secretfs_gcm_set_tag(context.pointer, box.tag, Int32(tagByteCount)), "set GCM tag")
+        var finalLength: Int32 = 0
+        var scratch = [UInt8](repeating: 0, count: 16)
+        guard EVP_DecryptFinal_ex(context.pointer, &scratch, &finalLength) == 1 else {
+            ERR_clear_error()
+            plaintext.removeAll()
+            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
+        }
+        return plaintext
+    }
+
+    private static func validate(key: SecureBytes, nonce: [UInt8]) throws {
+        guard key.count == keyByteCount else {
+            throw CryptoError(.invalidParameter, "AES-256-GCM needs a \(keyByteCount)-byte key")
+        }
+        guard nonce.count == nonceByteCount else {
+            throw CryptoError(.invalidParameter, "AES-256-GCM needs a \(nonceByteCount)-byte nonce")
+        }
+    }
+}
+
+/// An owned `EVP_CIPHER_CTX`, freed (and so wiped by OpenSSL) on release.
+private final class CipherContext {
+    let pointer: OpaquePointer
+
+    init() throws {
+        pointer = try OpenSSLCall.check(EVP_CIPHER_CTX_new(), "EVP_CIPHER_CTX_new")
+    }
+
+    deinit {
+        EVP_CIPHER_CTX_free(pointer)
+    }
+
+    func update(associatedData: [UInt8], encrypting: Bool) throws {
+        guard !associatedData.isEmpty else { return }
+        var written: Int32 = 0
+        if encrypting {
+            try OpenSSLCall.check(EVP_EncryptUpdate(pointer, nil, &written, associatedData, Int32(associatedData.count)), "EVP_EncryptUpdate(aad)")
+        } else {
+            try OpenSSLCall.check(EVP_DecryptUpdate(pointer, nil, &written, associatedData, Int32(associatedData.count)), "EVP_DecryptUpdate(aad)")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import CSQLite3
+
+/// One SQLite connection. Not thread-safe: the owner serialises access.
+public final class Database {
+    let handle: OpaquePointer
+    private var cache: [String: Statement] = [:]
+
+    /// How the file is opened.
+    public enum Mode: Sendable {
+        /// Open an existing file for reading and writing; fail when it is missing.
+        case readWrite
+        /// Open for reading and writing, creating the file when it is missing.
+        case readWriteCreate
+    }
+
+    /// Opens the database at `path`.
+    public init(path: String, mode: Mode) throws {
+        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        if mode == .readWriteCreate { flags |= SQLITE_OPEN_CREATE }
+        var pointer: OpaquePointer?
+        let result = sqlite3_open_v2(path, &pointer, flags, nil)
+        guard result == SQLITE_OK, let opened = pointer else {
+            let message = pointer.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open database"
+            sqlite3_close_v2(pointer)
+            throw SQLiteError(code: result, message: message)
+        }
+        handle = opened
+        sqlite3_busy_timeout(handle, 5_000)
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        try check(sqlite3_exec(handle, sql, nil, nil, nil))
+    }
+
+    /// A prepared statement for `sql`, reused across calls on this connection.
+    public func statement(_ sql: String) throws -> Statement {
+        if let cached = cache[sql] {
+            cached.reset()
+            return cached
+        }
+        let prepared = try Statement(database: self, sql: sql)
+        cache[sql] = prepared
+        return prepared
+    }
+
+    /// Runs `sql` with `parameters` and returns every row.
+    public func query(_ sql: String, _ parameters: [SQLiteBindable] = []) throws -> [Row] {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        try statement.bind(parameters)
+        var rows: [Row] = []
+        while try statement.step() { rows.append(statement.row()) }
+        return rows
+    }
+
+    /// Runs `sql` with `parameters`, returning the first row if any.
+    public func queryFirst(_ sql: String, _ parameters: [SQLiteBindable] = []) throws -> Row? {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        try statement.bind(parameters)
+        return try statement.step() ? statement.row() : nil
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ parameters: [SQLiteBindable] = []) throws -> Int {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        try statement.bind(parameters)
+        while try statement.step() {}
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// The rowid of the most recent successful INSERT on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` inside a transaction, committing on return and rolling back on a throw.
+    ///
+    /// `immediate` takes the write lock at the start, so two writers never deadlock upgrading.
+    public func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Turns a result code into a thrown `SQLiteError` with the connection's message.
+    func check(_ result: Int32) throws {
+        guard result == SQLITE_OK || result == SQLITE_ROW || result == SQLITE_DONE else {
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+        }
+    }
+}

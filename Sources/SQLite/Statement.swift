@@ -1,0 +1,112 @@
+import CSQLite3
+
+/// A prepared statement, owned by its `Database`.
+public final class Statement {
+    private let pointer: OpaquePointer
+    private unowned let database: Database
+
+    init(database: Database, sql: String) throws {
+        var prepared: OpaquePointer?
+        let result = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        try database.check(result)
+        guard let prepared else { throw SQLiteError(code: 21, message: "empty statement: \(sql)") }
+        self.pointer = prepared
+        self.database = database
+    }
+
+    deinit {
+        sqlite3_finalize(pointer)
+    }
+
+    /// Binds `values` to parameters 1…n.
+    public func bind(_ values: [SQLiteBindable]) throws {
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let result: Int32
+            switch value.sqliteValue {
+            case .null: result = sqlite3_bind_null(pointer, index)
+            case .integer(let number): result = sqlite3_bind_int64(pointer, index, number)
+            case .real(let number): result = sqlite3_bind_double(pointer, index, number)
+            case .text(let text): result = sqlite3_bind_text(pointer, index, text, -1, secretfs_sqlite_transient())
+            case .blob(let bytes):
+                result = bytes.withUnsafeBytes {
+                    // A zero-length blob must still bind as a blob, not NULL, so give SQLite a valid pointer.
+                    sqlite3_bind_blob(pointer, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), secretfs_sqlite_transient())
+                }
+            }
+            try database.check(result)
+        }
+    }
+
+    /// Advances to the next row; false when the statement is done.
+    public func step() throws -> Bool {
+        let result = sqlite3_step(pointer)
+        try database.check(result)
+        return result == SQLITE_ROW
+    }
+
+    /// Clears bindings and rewinds, ready for reuse.
+    public func reset() {
+        sqlite3_reset(pointer)
+        sqlite3_clear_bindings(pointer)
+    }
+
+    /// The current row's columns.
+    public func row() -> Row {
+        let count = sqlite3_column_count(pointer)
+        var values: [SQLiteValue] = []
+        values.reserveCapacity(Int(count))
+        for column in 0..<count {
+            switch sqlite3_column_type(pointer, column) {
+            case SQLITE_INTEGER: values.append(.integer(sqlite3_column_int64(pointer, column)))
+            case SQLITE_FLOAT: values.append(.real(sqlite3_column_double(pointer, column)))
+            case SQLITE_TEXT: values.append(.text(String(cString: sqlite3_column_text(pointer, column))))
+            case SQLITE_BLOB:
+                let length = Int(sqlite3_column_bytes(pointer, column))
+                if let bytes = sqlite3_column_blob(pointer, column), length > 0 {
+                    values.append(.blob(Array(UnsafeRawBufferPointer(start: bytes, count: length))))
+                } else {
+                    values.append(.blob([]))
+                }
+            default: values.append(.null)
+            }
+        }
+        return Row(values: values)
+    }
+}
+
+/// One result row, read by column position.
+public struct Row: Sendable {
+    /// The row's values in column order.
+    public let values: [SQLiteValue]
+
+    /// The integer in `column`, or 0 when it is NULL.
+    public func int(_ column: Int) -> Int {
+        if case .integer(let value) = values[column] { return Int(value) }
+        return 0
+    }
+
+    /// The integer in `column`, or nil when it is NULL.
+    public func optionalInt(_ column: Int) -> Int? {
+        if case .integer(let value) = values[column] { return Int(value) }
+        return nil
+    }
+
+    /// The text in `column`, or "" when it is NULL.
+    public func string(_ column: Int) -> String {
+        if case .text(let value) = values[column] { return value }
+        return ""
+    }
+
+    /// The text in `column`, or nil when it is NULL.
+    public func optionalString(_ column: Int) -> String? {
+        if case .text(let value) = values[column] { return value }
+        return nil
+    }
+
+    /// The blob in `column`, or nil when it is NULL.
+    public func blob(_ column: Int) -> [UInt8]? {
+        if case .blob(let value) = values[column] { return value }
+        return nil
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// A top-level scope: a directory under the mount root.
+public struct Application: Sendable, Equatable {
+    /// The store's identifier.
+    public let id: Int64
+    /// The application's name.
+    public let name: ResourceName
+    /// When it was created.
+    public let createdAt: Date
+
+    /// Creates a record.
+    public init(id: Int64, name: ResourceName, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+    }
+}
+
+/// A second-level scope inside one application.
+public struct Environment: Sendable, Equatable {
+    /// The store's identifier.
+    public let id: Int64
+    /// The application it belongs to.
+    public let application: ResourceName
+    /// The environment's name.
+    public let name: ResourceName
+    /// Production or not, for usage scopes.
+    public let type: EnvironmentType
+    /// When it was created.
+    public let createdAt: Date
+
+    /// Creates a record.
+    public init(id: Int64, application: ResourceName, name: ResourceName, type: EnvironmentType, createdAt: Date) {
+        self.id = id
+        self.application = application
+        self.name = name
+        self.type = type
+        self.createdAt = createdAt
+    }
+}
+
+/// Whether a secret was set as a short text value or as a whole file.
+public enum SecretKind: String, Sendable, Codable {
+    case text
+    case file
+}
+
+/// What the store holds for one secret, without any version's payload.
+public struct SecretSummary: Sendable, Equatable {
+    /// The store's identifier.
+    public let id: Int64
+    /// The environment's identifier.
+    public let environmentID: Int64
+    /// Where it lives.
+    public let path: SecretPath
+    /// Text or file.
+    public let kind: SecretKind
+    /// The manager of the current version.
+    public let managerID: Int64
+    /// That manager's name.
+    public let managerName: String
+    /// The current version number (1 for the first write).
+    public let version: Int
+    /// The current version's plaintext size in bytes.
+    public let size: Int
+    /// When the first version was written.
+    public let createdAt: Date
+    /// When the current version was written.
+    public let updatedAt: Date
+
+    /// Creates a record.
+    public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.environmentID = environmentID
+        self.path = path
+        self.kind = kind
+        self.managerID = managerID
+        self.managerName = managerName
+        self.version = version
+        self.size = size
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What a manager returns for one sealed value, and what the store keeps.
+///
+/// Envelope managers fill `ciphertext`, `nonce` and `wrappedKey`; reference managers fill only `remoteReference`.
+public struct StoredPayload: Sendable, Equatable {
+    /// The value encrypted under the data key (empty for reference managers).
+    public var ciphertext: [UInt8]
+    /// The nonce of that encryption (empty for reference managers).
+    public var nonce: [UInt8]
+    /// The data key, wrapped by the manager's key.
+    public var wrappedKey: [UInt8]?
+    /// Which key wrapped it (a KMS key ARN, a local key identifier).
+    public var keyReference: String?
+    /// Where an external store holds the value (name or path, and version).
+    public var remoteReference: String?
+
+    /// Creates a payload.
+    public init(ciphertext: [UInt8] = [], nonce: [UInt8] = [], wrappedKey: [UInt8]? = nil, keyReference: String? = nil, remoteReference: String? = nil) {
+        self.ciphertext = ciphertext
+        self.nonce = nonce
+        self.wrappedKey = wrappedKey
+        self.keyReference = keyReference
+        self.remoteReference = remoteReference
+    }
+}
+
+/// One immutable version of a secret.
+public struct SecretVersion: Sendable, Equatable {
+    /// The secret it belongs to.
+    public let secretID: Int64
+    /// Its number, from 1.
+    public let number: Int
+    /// The manager that sealed it.
+    public let managerID: Int64
+    /// What the manager produced.
+    public let payload: StoredPayload
+    /// Plaintext size in bytes.
+    public let size: Int
+    /// When it was written.
+    public let createdAt: Date
+    /// Who wrote it (user and program).
+    public let creator: String
+
+    /// Creates a record.
+    public init(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, size: Int, createdAt: Date, creator: String) {
+        self.secretID = secretID
+        self.number = number
+        self.managerID = managerID
+        self.payload = payload
+        self.size = size
+        self.createdAt = createdAt
+        self.creator = creator
+    }
+}
+
+/// Who asked for an operation: the CLI's user, or the process behind a FUSE request.
+public struct Caller: Sendable, Equatable {
+    /// User ID.
+    public let uid: UInt32
+    /// Group ID.
+    public let gid: UInt32
+    /// Process ID.
+    public let pid: Int32
+    /// The process's name (its `comm`).
+    public let process: String
+
+    /// Creates a caller.
+    public init(uid: UInt32, gid: UInt32, pid: Int32, process: String) {
+        self.uid = uid
+        self.gid = gid
+        self.pid = pid
+        self.process = process
+    }
+
+    /// How a version's creator is recorded.
+    public var creatorLabel: String { "uid \(uid) (\(process))" }
+}
+
+/// One audited access.
+public struct AuditEvent: Sendable, Equatable {
+    /// What was done.
+    public enum Action: String, Sendable, CaseIterable {
+        case read
+        case write
+        case rename
+        case delete
+    }
+
+    /// When.
+    public let time: Date
+    /// Who.
+    public let caller: Caller
+    /// What.
+    public let action: Action
+    /// The secret's path (for a rename, `FROM -> TO`).
+    public let path: String
+    /// The version read or written, when known.
+    public let version: Int?
+    /// `ok`, or the error code.
+    public let result: String
+
+    /// Creates an event.
+    public init(time: Date, caller: Caller, action: Action, path: String, version: Int?, result: String) {
+        self.time = time
+        self.caller = caller
+        self.action = action
+        self.path = path
+        self.version = version
+        self.result = result
+    }
+}

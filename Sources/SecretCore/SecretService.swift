@@ -1,0 +1,413 @@
+import Foundation
+import Logging
+import SecureMemory
+
+/// The operations on secrets and their scopes, shared by the CLI and the mount.
+///
+/// Each call is one store transaction. Values pass through as `SecureBytes` and are never logged.
+public final class SecretService: Sendable {
+    /// Limits and identity of the program using the service.
+    public struct Options: Sendable {
+        /// Largest value accepted, in bytes.
+        public var maximumValueSize: Int
+        /// The delegate selectors this program holds; nil when selectors are not enforced (the CLI).
+        public var delegateSelectors: Set<String>?
+
+        /// Creates options.
+        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil) {
+            self.maximumValueSize = maximumValueSize
+            self.delegateSelectors = delegateSelectors
+        }
+    }
+
+    /// The store holding all state.
+    public let store: any SecretStore
+    let managers: any ManagerProvider
+    let options: Options
+    let logger: Logger
+
+    /// Creates a service over a store and a manager provider.
+    public init(store: any SecretStore, managers: any ManagerProvider, options: Options = Options(), logger: Logger) {
+        self.store = store
+        self.managers = managers
+        self.options = options
+        self.logger = logger
+    }
+
+    /// The largest value accepted, in bytes.
+    public var maximumValueSize: Int { options.maximumValueSize }
+
+    // MARK: Applications
+
+    /// All applications, by name.
+    public func applications() throws -> [Application] {
+        try store.read { try $0.applications() }
+    }
+
+    /// Adds an application.
+    @discardableResult
+    public func addApplication(_ name: ResourceName) throws -> Application {
+        try store.write { tx in
+            if try tx.application(named: name) != nil {
+                throw SecretError(.alreadyExists, "application '\(name)' already exists")
+            }
+            return try tx.insertApplication(name, at: Date())
+        }
+    }
+
+    /// Removes an application that has no environments.
+    public func removeApplication(_ name: ResourceName) throws {
+        try store.write { tx in
+            guard let app = try tx.application(named: name) else {
+                throw SecretError(.notFound, "no application '\(name)'")
+            }
+            let environments = try tx.environments(in: name)
+            guard environments.isEmpty else {
+                throw SecretError(.notEmpty, "application '\(name)' still has \(environments.count) environment(s); remove them first")
+            }
+            try tx.deleteApplication(id: app.id)
+        }
+    }
+
+    // MARK: Environments
+
+    /// Environments of one application, or of all.
+    public func environments(in application: ResourceName? = nil) throws -> [Environment] {
+        try store.read { tx in
+            if let application, try tx.application(named: application) == nil {
+                throw SecretError(.notFound, "no application '\(application)'")
+            }
+            return try tx.environments(in: application)
+        }
+    }
+
+    /// One environment, or a `notFound` error naming what is missing.
+    public func environment(_ name: ResourceName, in application: ResourceName) throws -> Environment {
+        try store.read { try Self.requireEnvironment($0, application, name) }
+    }
+
+    /// Adds an environment to an existing application.
+    @discardableResult
+    public func addEnvironment(_ name: ResourceName, in application: ResourceName, type: EnvironmentType) throws -> Environment {
+        try store.write { tx in
+            guard let app = try tx.application(named: application) else {
+                throw SecretError(.notFound, "no application '\(application)'")
+            }
+            if try tx.environment(name, in: application) != nil {
+                throw SecretError(.alreadyExists, "environment '\(application)/\(name)' already exists")
+            }
+            return try tx.insertEnvironment(name, type: type, in: app, at: Date())
+        }
+    }
+
+    /// Removes an environment that holds no secrets.
+    public func removeEnvironment(_ name: ResourceName, in application: ResourceName) throws {
+        try store.write { tx in
+            let env = try Self.requireEnvironment(tx, application, name)
+            let count = try tx.secretCount(environmentID: env.id)
+            guard count == 0 else {
+                throw SecretError(.notEmpty, "environment '\(application)/\(name)' still holds \(count) secret(s); remove them first")
+            }
+            try tx.deleteEnvironment(id: env.id)
+        }
+    }
+
+    // MARK: Managers
+
+    /// All managers, by name.
+    public func managerDescriptors() throws -> [ManagerDescriptor] {
+        try store.read { try $0.managers() }
+    }
+
+    /// One manager by name.
+    public func managerDescriptor(named name: ResourceName) throws -> ManagerDescriptor {
+        try store.read { tx in
+            guard let manager = try tx.manager(named: name) else {
+                throw SecretError(.notFound, "no manager named '\(name)'")
+            }
+            return manager
+        }
+    }
+
+    /// Adds a manager; with `makeDefault` it replaces the previous default.
+    @discardableResult
+    public func addManager(_ draft: ManagerDraft) throws -> ManagerDescriptor {
+        if draft.makeDefault && draft.config["read-only"] == "true" {
+            throw SecretError(.invalidArgument, "a read-only manager cannot be the default")
+        }
+        return try store.write { tx in
+            if try tx.manager(named: draft.name) != nil {
+                throw SecretError(.alreadyExists, "manager '\(draft.name)' already exists")
+            }
+            let added = try tx.insertManager(draft, at: Date())
+            if draft.makeDefault {
+                try tx.setDefaultManager(id: added.id)
+            }
+            return try tx.manager(id: added.id) ?? added
+        }
+    }
+
+    /// Makes `name` the default manager, clearing the previous default.
+    public func setDefaultManager(_ name: ResourceName) throws {
+        try store.write { tx in
+            guard let manager = try tx.manager(named: name) else {
+                throw SecretError(.notFound, "no manager named '\(name)'")
+            }
+            if manager.isReadOnly {
+                throw SecretError(.invalidArgument, "manager '\(name)' is read-only and cannot be the default")
+            }
+            try tx.setDefaultManager(id: manager.id)
+        }
+    }
+
+    /// Removes a manager that holds no secrets and is not the default.
+    public func removeManager(_ name: ResourceName) throws {
+        try store.write { tx in
+            guard let manager = try tx.manager(named: name) else {
+                throw SecretError(.notFound, "no manager named '\(name)'")
+            }
+            let count = try tx.secretCount(managerID: manager.id)
+            guard count == 0 else {
+                throw SecretError(.notEmpty, "manager '\(name)' still holds \(count) secret(s); move or remove them first")
+            }
+            if manager.isDefault {
+                throw SecretError(.notEmpty, "manager '\(name)' is the default; make another manager the default first")
+            }
+            try tx.deleteManager(id: manager.id)
+        }
+    }
+
+    /// Runs the manager's own end-to-end check.
+    public func testManager(_ name: ResourceName) throws {
+        let descriptor = try managerDescriptor(named: name)
+        try managers.manager(for: descriptor).test()
+    }
+
+    // MARK: Secrets
+
+    /// Secrets in all scopes, one application, or one environment.
+    public func secrets(matching filter: ScopeFilter = ScopeFilter()) throws -> [SecretSummary] {
+        try store.read { tx in
+            if let app = filter.application {
+                if let env = filter.environment {
+                    _ = try Self.requireEnvironment(tx, app, env)
+                } else if try tx.application(named: app) == nil {
+                    throw SecretError(.notFound, "no application '\(app)'")
+                }
+            }
+            return try tx.secrets(matching: filter)
+        }
+    }
+
+    /// One secret's metadata; never decrypts.
+    public func secret(at path: SecretPath) throws -> SecretSummary {
+        try store.read { try Self.requireSecret($0, path) }
+    }
+
+    /// All versions of a secret, oldest first.
+    public func history(of path: SecretPath) throws -> [SecretVersion] {
+        try store.read { tx in
+            let secret = try Self.requireSecret(tx, path)
+            return try tx.versions(secretID: secret.id)
+        }
+    }
+
+    /// Decrypts the current (or a given) version of a secret through the manager that sealed it.
+    public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller) throws -> (value: SecureBytes, version: SecretVersion) {
+        var versionNumber = requested
+        do {
+            let (version, descriptor) = try store.read { tx -> (SecretVersion, ManagerDescriptor) in
+                let secret = try Self.requireSecret(tx, path)
+                let number = requested ?? secret.version
+                versionNumber = number
+                guard let version = try tx.version(secretID: secret.id, number: number) else {
+                    throw SecretError(.notFound, "secret '\(path)' has no version \(number)")
+                }
+                guard let descriptor = try tx.manager(id: version.managerID) else {
+                    throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
+                }
+                return (version, descriptor)
+            }
+            try requireSelectors(descriptor, for: path)
+            let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
+            let value = try managers.manager(for: descriptor).open(version.payload, context: context)
+            audit(.read, path.description, version: version.number, caller: caller, result: nil)
+            return (value, version)
+        } catch {
+            let failure = Self.domainError(error, doing: "read '\(path)'")
+            logFailure(failure, action: "read", path: path.description)
+            audit(.read, path.description, version: versionNumber, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// Writes a new version of a secret, creating the secret if needed.
+    ///
+    /// A new secret is sealed by `managerName` if given (its scope must cover the environment),
+    /// else by the manager the scope rules choose. An existing secret keeps its manager unless one is named.
+    @discardableResult
+    public func write(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, caller: Caller) throws -> SecretVersion {
+        do {
+            guard value.count <= options.maximumValueSize else {
+                throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
+            }
+            let written = try store.write { tx -> SecretVersion in
+                let env = try Self.requireEnvironment(tx, path.application, path.environment)
+                let existing = try tx.secret(at: path)
+                let descriptor: ManagerDescriptor
+                if managerName == nil, let existing, let current = try tx.manager(id: existing.managerID) {
+                    descriptor = current
+                } else {
+                    descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
+                }
+                if descriptor.isReadOnly {
+                    throw SecretError(.readOnly, "manager '\(descriptor.name)' is read-only")
+                }
+                try requireSelectors(descriptor, for: path)
+                let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
+                let number = (existing?.version ?? 0) + 1
+                let context = EncryptionContext(path: path, version: number, managerID: descriptor.id)
+                let payload = try managers.manager(for: descriptor).seal(value, context: context)
+                let version = SecretVersion(secretID: secretID, number: number, managerID: descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
+                try tx.insertVersion(version)
+                try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id)
+                return version
+            }
+            audit(.write, path.description, version: written.number, caller: caller, result: nil)
+            return written
+        } catch {
+            let failure = Self.domainError(error, doing: "write '\(path)'")
+            logFailure(failure, action: "write", path: path.description)
+            audit(.write, path.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// Deletes a secret with all its versions (and, for external stores, the remote value).
+    public func remove(_ path: SecretPath, caller: Caller) throws {
+        do {
+            try store.write { tx in
+                let secret = try Self.requireSecret(tx, path)
+                try discardRemoteValues(tx, secret: secret)
+                try tx.deleteSecret(id: secret.id)
+            }
+            audit(.delete, path.description, version: nil, caller: caller, result: nil)
+        } catch {
+            let failure = Self.domainError(error, doing: "delete '\(path)'")
+            logFailure(failure, action: "delete", path: path.description)
+            audit(.delete, path.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// Moves a secret, replacing any secret at the destination.
+    ///
+    /// Every version is re-sealed for its new address (the old one is bound into its ciphertext);
+    /// a move into another environment uses the manager the destination's scope rules choose.
+    public func rename(_ source: SecretPath, to destination: SecretPath, caller: Caller) throws {
+        let label = "\(source) -> \(destination)"
+        guard source != destination else { return }
+        do {
+            try store.write { tx in
+                let secret = try Self.requireSecret(tx, source)
+                let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
+                let sameEnvironment = secret.environmentID == targetEnv.id
+                let target: ManagerDescriptor
+                if sameEnvironment, let current = try tx.manager(id: secret.managerID) {
+                    target = current
+                } else {
+                    target = try ManagerSelection.choose(named: nil, for: targetEnv, among: try tx.managers())
+                }
+                if target.isReadOnly {
+                    throw SecretError(.readOnly, "manager '\(target.name)' is read-only")
+                }
+                try requireSelectors(target, for: destination)
+                if let replaced = try tx.secret(at: destination) {
+                    try discardRemoteValues(tx, secret: replaced)
+                    try tx.deleteSecret(id: replaced.id)
+                }
+                let targetManager = try managers.manager(for: target)
+                for version in try tx.versions(secretID: secret.id) {
+                    guard let sourceDescriptor = try tx.manager(id: version.managerID) else {
+                        throw SecretError(.corruptStore, "secret '\(source)' names a manager that does not exist")
+                    }
+                    try requireSelectors(sourceDescriptor, for: source)
+                    let sourceManager = try managers.manager(for: sourceDescriptor)
+                    let oldContext = EncryptionContext(path: source, version: version.number, managerID: sourceDescriptor.id)
+                    let plaintext = try sourceManager.open(version.payload, context: oldContext)
+                    let newContext = EncryptionContext(path: destination, version: version.number, managerID: target.id)
+                    let payload = try targetManager.seal(plaintext, context: newContext)
+                    try tx.replacePayload(secretID: secret.id, number: version.number, managerID: target.id, payload: payload)
+                    try sourceManager.discard(version.payload, context: oldContext)
+                }
+                try tx.moveSecret(id: secret.id, toEnvironmentID: targetEnv.id, name: destination.name)
+                try tx.setCurrentVersion(secretID: secret.id, version: secret.version, managerID: target.id)
+            }
+            audit(.rename, label, version: nil, caller: caller, result: nil)
+        } catch {
+            let failure = Self.domainError(error, doing: "rename '\(label)'")
+            logFailure(failure, action: "rename", path: label)
+            audit(.rename, label, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    // MARK: Audit
+
+    /// Audit events, oldest first, optionally only those at or after `since`.
+    public func auditEvents(since: Date? = nil) throws -> [AuditEvent] {
+        try store.read { try $0.auditEvents(since: since) }
+    }
+
+    // MARK: Helpers
+
+    private func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
+        let event = AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
+        do {
+            try store.write { try $0.appendAudit(event) }
+        } catch {
+            logger.error("could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    private func logFailure(_ error: SecretError, action: String, path: String) {
+        let level: Logger.Level = [.tampered, .managerUnavailable, .corruptStore, .internalError, .accessDenied].contains(error.code) ? .error : .debug
+        logger.log(level: level, "\(action) failed", metadata: ["secret": "\(path)", "code": "\(error.code.rawValue)", "error": "\(error.message)"])
+    }
+
+    private func requireSelectors(_ descriptor: ManagerDescriptor, for path: SecretPath) throws {
+        guard let held = options.delegateSelectors else { return }
+        let missing = descriptor.selectors.filter { !held.contains($0) }
+        guard missing.isEmpty else {
+            throw SecretError(.accessDenied, "manager '\(descriptor.name)' of '\(path)' requires delegate selector(s) \(missing.joined(separator: ", ")) that this daemon lacks")
+        }
+    }
+
+    private func discardRemoteValues(_ tx: any StoreTransaction, secret: SecretSummary) throws {
+        for version in try tx.versions(secretID: secret.id) where version.payload.remoteReference != nil {
+            guard let descriptor = try tx.manager(id: version.managerID) else { continue }
+            let context = EncryptionContext(path: secret.path, version: version.number, managerID: descriptor.id)
+            try managers.manager(for: descriptor).discard(version.payload, context: context)
+        }
+    }
+
+    static func requireEnvironment(_ tx: any StoreTransaction, _ application: ResourceName, _ name: ResourceName) throws -> Environment {
+        if let env = try tx.environment(name, in: application) { return env }
+        if try tx.application(named: application) == nil {
+            throw SecretError(.notFound, "no application '\(application)'")
+        }
+        throw SecretError(.notFound, "no environment '\(application)/\(name)'")
+    }
+
+    static func requireSecret(_ tx: any StoreTransaction, _ path: SecretPath) throws -> SecretSummary {
+        if let secret = try tx.secret(at: path) { return secret }
+        _ = try requireEnvironment(tx, path.application, path.environment)
+        throw SecretError(.notFound, "no secret '\(path)'")
+    }
+
+    /// Any error as a domain error; unknown ones become `internalError` with the cause kept for logs.
+    static func domainError(_ error: any Error, doing operation: String) -> SecretError {
+        if let error = error as? SecretError { return error }
+        return SecretError(.internalError, "could not \(operation): \(error)", cause: error)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Persistent state: applications, environments, managers, secrets, versions and audit events.
+///
+/// Every public operation of `SecretService` runs inside one `write` or `read` call, so a
+/// failure leaves nothing half-written. Implementations are thread-safe.
+public protocol SecretStore: Sendable {
+    /// Runs `body` in one write transaction: committed when it returns, rolled back when it throws.
+    func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+
+    /// Runs `body` against a consistent snapshot.
+    func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+
+    /// A number that changes whenever another connection or process commits, for cache invalidation.
+    func changeToken() throws -> Int64
+}
+
+/// The operations available inside a transaction. Lookups return nil for missing rows.
+public protocol StoreTransaction {
+    // Applications
+    func applications() throws -> [Application]
+    func application(named name: ResourceName) throws -> Application?
+    func insertApplication(_ name: ResourceName, at time: Date) throws -> Application
+    func deleteApplication(id: Int64) throws
+
+    // Environments
+    func environments(in application: ResourceName?) throws -> [Environment]
+    func environment(_ name: ResourceName, in application: ResourceName) throws -> Environment?
+    func insertEnvironment(_ name: ResourceName, type: EnvironmentType, in application: Application, at time: Date) throws -> Environment
+    func deleteEnvironment(id: Int64) throws
+
+    // Managers
+    func managers() throws -> [ManagerDescriptor]
+    func manager(named name: ResourceName) throws -> ManagerDescriptor?
+    func manager(id: Int64) throws -> ManagerDescriptor?
+    func insertManager(_ draft: ManagerDraft, at time: Date) throws -> ManagerDescriptor
+    func setDefaultManager(id: Int64) throws
+    func deleteManager(id: Int64) throws
+    /// How many secrets have at least one version sealed by the manager.
+    func secretCount(managerID: Int64) throws -> Int
+
+    // Secrets
+    func secrets(matching filter: ScopeFilter) throws -> [SecretSummary]
+    func secret(at path: SecretPath) throws -> SecretSummary?
+    func secretCount(environmentID: Int64) throws -> Int
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64) throws -> Int64
+    /// Points the secret at a new current version, whose manager it now reports.
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64) throws
+    func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
+    func deleteSecret(id: Int64) throws
+
+    // Versions
+    func insertVersion(_ version: SecretVersion) throws
+    func version(secretID: Int64, number: Int) throws -> SecretVersion?
+    func versions(secretID: Int64) throws -> [SecretVersion]
+    /// Replaces a version's sealed payload and manager (re-encryption after a rename).
+    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws
+
+    // Audit
+    func appendAudit(_ event: AuditEvent) throws
+    func auditEvents(since: Date?) throws -> [AuditEvent]
+}

@@ -1,0 +1,73 @@
+import SecureMemory
+
+/// The facts every ciphertext is bound to, so a row copied onto another secret fails to decrypt.
+///
+/// Envelope managers use `associatedData` for AES-GCM; AWS KMS sends `keyValuePairs` as its encryption context.
+public struct EncryptionContext: Sendable, Equatable {
+    /// The secret's address.
+    public let path: SecretPath
+    /// The version number being sealed or opened.
+    public let version: Int
+    /// The manager doing it.
+    public let managerID: Int64
+
+    /// Creates a context.
+    public init(path: SecretPath, version: Int, managerID: Int64) {
+        self.path = path
+        self.version = version
+        self.managerID = managerID
+    }
+
+    /// The context as key/value pairs (the KMS encryption context).
+    public var keyValuePairs: [String: String] {
+        [
+            "secretfs:application": path.application.rawValue,
+            "secretfs:environment": path.environment.rawValue,
+            "secretfs:secret": path.name.rawValue,
+            "secretfs:version": String(version),
+            "secretfs:manager": String(managerID),
+        ]
+    }
+
+    /// An unambiguous byte encoding: a label, then each field length-prefixed.
+    public var associatedData: [UInt8] {
+        var out = Array("secretfs.v1".utf8)
+        for field in [path.application.rawValue, path.environment.rawValue, path.name.rawValue, String(version), String(managerID)] {
+            let bytes = Array(field.utf8)
+            out.append(UInt8(bytes.count))
+            out.append(contentsOf: bytes)
+        }
+        return out
+    }
+}
+
+/// A secrets manager: seals values for the store and opens them again.
+///
+/// Implementations are called from many FUSE threads at once and must be thread-safe.
+public protocol SecretsManager: Sendable {
+    /// The configuration it was built from.
+    var descriptor: ManagerDescriptor { get }
+
+    /// Encrypts (or stores remotely) `plaintext` for the secret version described by `context`.
+    func seal(_ plaintext: SecureBytes, context: EncryptionContext) throws -> StoredPayload
+
+    /// Recovers the plaintext of a payload this manager produced for `context`.
+    func open(_ payload: StoredPayload, context: EncryptionContext) throws -> SecureBytes
+
+    /// Forgets a value held outside our database; envelope managers have nothing to do.
+    func discard(_ payload: StoredPayload, context: EncryptionContext) throws
+
+    /// Checks that the manager works end to end, throwing an error that names the cause.
+    func test() throws
+}
+
+extension SecretsManager {
+    /// Envelope managers keep everything in our database, so discarding is a no-op.
+    public func discard(_ payload: StoredPayload, context: EncryptionContext) throws {}
+}
+
+/// Builds working managers from their stored descriptors.
+public protocol ManagerProvider: Sendable {
+    /// The manager for `descriptor`; implementations may cache instances.
+    func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager
+}

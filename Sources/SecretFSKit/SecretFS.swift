@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Managers
+import SecretCore
+import SecureMemory
+import Store
+
+/// The entry points the executables call: set up state, open the service.
+public enum SecretFS {
+    /// Creates what is missing in the state directory and makes sure a default `builtin` manager exists.
+    ///
+    /// Running it again on a complete state changes nothing.
+    public static func initialize(_ state: StateDirectory, logger: Logger) throws -> StateDirectory.InitializationReport {
+        var report = try state.createMissing()
+        try state.checkPermissions()
+        let store = try SQLiteSecretStore(path: state.databasePath, create: true, logger: logger)
+        let addedBuiltin = try store.write { tx -> Bool in
+            let managers = try tx.managers()
+            if managers.isEmpty {
+                let builtin = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
+                try tx.setDefaultManager(id: builtin.id)
+                return true
+            }
+            return false
+        }
+        report.createdDatabase = report.createdDatabase || addedBuiltin
+        return report
+    }
+
+    /// Opens the service over an initialised state directory, refusing unsafe permissions.
+    public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), logger: Logger) throws -> SecretService {
+        try state.checkPermissions()
+        let store = try SQLiteSecretStore(path: state.databasePath, create: false, logger: logger)
+        let registry = ManagerRegistry(masterKey: try state.loadMasterKey(), logger: logger)
+        return SecretService(store: store, managers: registry, options: options, logger: logger)
+    }
+}
+
+extension Caller {
+    /// The calling process itself, as the CLI records it.
+    public static func currentProcess(named name: String) -> Caller {
+        Caller(uid: getuid(), gid: getgid(), pid: getpid(), process: name)
+    }
+}

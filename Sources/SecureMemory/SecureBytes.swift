@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A heap buffer for key material and plaintext that is wiped when released.
+///
+/// The bytes are locked in RAM with `mlock` where the process is permitted to, so they are not
+/// written to swap; when the buffer grows, shrinks or is deallocated, the old bytes are zeroed
+/// with `explicit_bzero`, which the compiler may not elide. It is a reference type on purpose:
+/// copying secrets around silently is what it exists to prevent. It is not internally
+/// synchronised; callers that share one across threads guard it.
+public final class SecureBytes: @unchecked Sendable {
+    private var base: UnsafeMutableRawPointer?
+    private var capacity: Int
+    private var locked: Bool
+    /// The number of bytes in use.
+    public private(set) var count: Int
+
+    /// Creates a buffer of `count` zero bytes.
+    public init(count: Int = 0) {
+        precondition(count >= 0, "negative size")
+        self.count = 0
+        self.capacity = 0
+        self.base = nil
+        self.locked = false
+        reserve(count)
+        if count > 0 {
+            memset(base!, 0, count)
+        }
+        self.count = count
+    }
+
+    /// Creates a buffer holding a copy of `bytes`.
+    public convenience init<Bytes: Collection>(copying bytes: Bytes) where Bytes.Element == UInt8 {
+        self.init(count: 0)
+        append(contentsOf: bytes)
+    }
+
+    deinit {
+        release()
+    }
+
+    /// Whether the buffer holds no bytes.
+    public var isEmpty: Bool { count == 0 }
+
+    /// Calls `body` with the bytes in use.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Calls `body` with the bytes in use, which it may change in place.
+    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: base, count: count))
+    }
+
+    /// Appends `bytes`, growing the buffer (and wiping the old allocation) as needed.
+    public func append<Bytes: Collection>(contentsOf bytes: Bytes) where Bytes.Element == UInt8 {
+        let added = bytes.count
+        guard added > 0 else { return }
+        reserve(count + added)
+        let destination = UnsafeMutableRawBufferPointer(start: base! + count, count: added)
+        _ = destination.initializeMemory(as: UInt8.self, from: bytes)
+        count += added
+    }
+
+    /// Appends the bytes another buffer holds.
+    public func append(_ other: SecureBytes) {
+        other.withUnsafeBytes { append(contentsOf: $0) }
+    }
+
+    /// Writes `bytes` at `offset`, zero-filling any gap past the current end.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
+        precondition(offset >= 0, "negative offset")
+        let end = offset + bytes.count
+        if end > count { resize(to: end) }
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            memcpy(base! + offset, source, bytes.count)
+        }
+    }
+
+    /// Sets the number of bytes in use: shrinking wipes the tail, growing appends zeros.
+    public func resize(to newCount: Int) {
+        precondition(newCount >= 0, "negative size")
+        if newCount < count {
+            explicit_bzero(base! + newCount, count - newCount)
+        } else if newCount > count {
+            reserve(newCount)
+            memset(base! + count, 0, newCount - count)
+        }
+        count = newCount
+    }
+
+    /// Wipes the contents and sets the count to zero, keeping the allocation.
+    public func removeAll() {
+        resize(to: 0)
+    }
+
+    /// A copy in a new buffer.
+    public func copy() -> SecureBytes {
+        withUnsafeBytes { SecureBytes(copying: $0) }
+    }
+
+    /// The bytes in `range`, copied into a new buffer.
+    public func slice(_ range: Range<Int>) -> SecureBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range out of bounds")
+        return withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Compares contents in time that does not depend on where they differ.
+    public func constantTimeEquals(_ other: SecureBytes) -> Bool {
+        guard count == other.count else { return false }
+        var difference: UInt8 = 0
+        withUnsafeBytes { mine in
+            other.withUnsafeBytes { theirs in
+                for index in 0..<count { difference |= mine[index] ^ theirs[index] }
+            }
+        }
+        return difference == 0
+    }
+
+    /// Copies the bytes out into an ordinary array, for data that is not secret (ciphertext).
+    ///
+    /// Never call this on plaintext or key material: the array is not wiped.
+    public func unprotectedArray() -> [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+
+    private func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let newCapacity = max(needed, capacity * 2, 32)
+        guard let fresh = malloc(newCapacity) else { fatalError("out of memory") }
+        // mlock is best effort: RLIMIT_MEMLOCK may forbid it, and the wipe still holds.
+        let freshLocked = mlock(fresh, newCapacity) == 0
+        if let old = base {
+            memcpy(fresh, old, count)
+            explicit_bzero(old, capacity)
+            if locked { munlock(old, capacity) }
+            free(old)
+        }
+        base = fresh
+        capacity = newCapacity
+        locked = freshLocked
+    }
+
+    private func release() {
+        guard let old = base else { return }
+        explicit_bzero(old, capacity)
+        if locked { munlock(old, capacity) }
+        free(old)
+        base = nil
+        capacity = 0
+        count = 0
+    }
+}

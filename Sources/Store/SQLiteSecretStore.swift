@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import SecretCore
+import SQLite
+
+/// The `SecretStore` on one SQLite file: WAL, foreign keys, forward migrations.
+///
+/// One connection behind a mutex; callers keep network and crypto work outside `read`/`write` where they can.
+public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
+    // Unchecked: `database` is only touched while `lock` is held.
+    private let lock = NSLock()
+    private let database: Database
+    private let logger: Logger
+
+    /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
+    ///
+    /// Refuses a file that is not a secretfs database or whose schema is newer than this build.
+    public init(path: String, create: Bool, logger: Logger) throws {
+        self.logger = logger
+        let database: Database
+        do {
+            database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite)
+            try Self.prepare(database, path: path, logger: logger)
+        } catch let error as SQLiteError {
+            throw Self.translate(error, path: path)
+        }
+        self.database = database
+    }
+
+    public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try lock.withLock {
+            try Self.translating(path: nil) {
+                try database.transaction(immediate: true) { try body(SQLiteTransaction(database: database)) }
+            }
+        }
+    }
+
+    public func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try lock.withLock {
+            try Self.translating(path: nil) {
+                try database.transaction(immediate: false) { try body(SQLiteTransaction(database: database)) }
+            }
+        }
+    }
+
+    public func changeToken() throws -> Int64 {
+        try lock.withLock {
+            try Self.translating(path: nil) {
+                Int64(try database.queryFirst("PRAGMA data_version")?.int(0) ?? 0)
+            }
+        }
+    }
+
+    /// The schema version this build writes.
+    public static var schemaVersion: Int { Schema.latestVersion }
+
+    private static func prepare(_ database: Database, path: String, logger: Logger) throws {
+        // Reading application_id fails with SQLITE_NOTADB on a file that is not SQLite at all.
+        let applicationID = Int32(truncatingIfNeeded: try database.queryFirst("PRAGMA application_id")?.int(0) ?? 0)
+        let version = try database.queryFirst("PRAGMA user_version")?.int(0) ?? 0
+        let tableCount = try database.queryFirst("SELECT count(*) FROM sqlite_master")?.int(0) ?? 0
+        if applicationID != Schema.applicationID && (applicationID != 0 || tableCount > 0) {
+            throw SecretError(.corruptStore, "\(path) is not a secretfs database (foreign SQLite file)")
+        }
+        if version > Schema.latestVersion {
+            throw SecretError(.corruptStore, "\(path) has schema version \(version), newer than this secretfs supports (\(Schema.latestVersion)); upgrade secretfs")
+        }
+        try database.execute("PRAGMA journal_mode = WAL")
+        try database.execute("PRAGMA synchronous = FULL")
+        try database.execute("PRAGMA foreign_keys = ON")
+        try database.execute("PRAGMA secure_delete = ON")
+        guard version < Schema.latestVersion else { return }
+        try database.transaction(immediate: true) {
+            for index in version..<Schema.latestVersion {
+                try database.execute(Schema.migrations[index])
+                logger.debug("applied schema migration", metadata: ["version": "\(index + 1)"])
+            }
+            try database.execute("PRAGMA application_id = \(Schema.applicationID)")
+            try database.execute("PRAGMA user_version = \(Schema.latestVersion)")
+        }
+    }
+
+    private static func translating<T>(path: String?, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw translate(error, path: path)
+        }
+    }
+
+    static func translate(_ error: SQLiteError, path: String?) -> SecretError {
+        let place = path.map { " (\($0))" } ?? ""
+        if error.isCorruption {
+            return SecretError(.corruptStore, "the database is damaged or not a secretfs database\(place): \(error.message)", cause: error)
+        }
+        if error.isUniqueViolation {
+            return SecretError(.alreadyExists, "it already exists\(place)", cause: error)
+        }
+        if error.isForeignKeyViolation {
+            return SecretError(.notEmpty, "it is still referenced\(place)", cause: error)
+        }
+        if error.primaryCode == 8 || error.primaryCode == 3 {  // SQLITE_READONLY, SQLITE_PERM
+            return SecretError(.readOnly, "the database is read-only\(place): \(error.message)", cause: error)
+        }
+        return SecretError(.internalError, "database error\(place): \(error.message)", cause: error)
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import SecretCore
+import SQLite
+
+/// `StoreTransaction` over an open SQLite transaction on one connection.
+struct SQLiteTransaction: StoreTransaction {
+    let database: Database
+
+    // MARK: Applications
+
+    func applications() throws -> [Application] {
+        try database.query("SELECT id, name, created_at FROM applications ORDER BY name").map(Self.application)
+    }
+
+    func application(named name: ResourceName) throws -> Application? {
+        try database.queryFirst("SELECT id, name, created_at FROM applications WHERE name = ?", [name.rawValue]).map(Self.application)
+    }
+
+    func insertApplication(_ name: ResourceName, at time: Date) throws -> Application {
+        try database.run("INSERT INTO applications (name, created_at) VALUES (?, ?)", [name.rawValue, time.storeMilliseconds])
+        return Application(id: database.lastInsertRowID, name: name, createdAt: time.storeRounded)
+    }
+
+    func deleteApplication(id: Int64) throws {
+        try database.run("DELETE FROM applications WHERE id = ?", [id])
+    }
+
+    // MARK: Environments
+
+    private static let environmentColumns = """
+        SELECT e.id, a.name, e.name, e.type, e.created_at FROM environments e JOIN applications a ON a.id = e.application_id
+        """
+
+    func environments(in application: ResourceName?) throws -> [Environment] {
+        if let application {
+            return try database.query("\(Self.environmentColumns) WHERE a.name = ? ORDER BY e.name", [application.rawValue]).map(Self.environment)
+        }
+        return try database.query("\(Self.environmentColumns) ORDER BY a.name, e.name").map(Self.environment)
+    }
+
+    func environment(_ name: ResourceName, in application: ResourceName) throws -> Environment? {
+        try database.queryFirst("\(Self.environmentColumns) WHERE a.name = ? AND e.name = ?", [application.rawValue, name.rawValue]).map(Self.environment)
+    }
+
+    func insertEnvironment(_ name: ResourceName, type: EnvironmentType, in application: Application, at time: Date) throws -> Environment {
+        try database.run("INSERT INTO environments (application_id, name, type, created_at) VALUES (?, ?, ?, ?)", [application.id, name.rawValue, type.rawValue, time.storeMilliseconds])
+        return Environment(id: database.lastInsertRowID, application: application.name, name: name, type: type, createdAt: time.storeRounded)
+    }
+
+    func deleteEnvironment(id: Int64) throws {
+        try database.run("DELETE FROM environments WHERE id = ?", [id])
+    }
+
+    // MARK: Managers
+
+    private static let managerColumns = "SELECT id, name, type, config, sealed_credentials, is_default, created_at FROM managers"
+
+    func managers() throws -> [ManagerDescriptor] {
+        try database.query("\(Self.managerColumns) ORDER BY name").map(manager)
+    }
+
+    func manager(named name: ResourceName) throws -> ManagerDescriptor? {
+        try database.queryFirst("\(Self.managerColumns) WHERE name = ?", [name.rawValue]).map(manager)
+    }
+
+    func manager(id: Int64) throws -> ManagerDescriptor? {
+        try database.queryFirst("\(Self.managerColumns) WHERE id = ?", [id]).map(manager)
+    }
+
+    func insertManager(_ draft: ManagerDraft, at time: Date) throws -> ManagerDescriptor {
+        let config = try Self.encode(draft.config)
+        try database.run(
+            "INSERT INTO managers (name, type, config, sealed_credentials, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+            [draft.name.rawValue, draft.type.rawValue, config, draft.sealedCredentials, time.storeMilliseconds])
+        let id = database.lastInsertRowID
+        for rule in Set(draft.scopes.map(\.description)) {
+            try database.run("INSERT INTO manager_scopes (manager_id, rule) VALUES (?, ?)", [id, rule])
+        }
+        for selector in Set(draft.selectors) {
+            try database.run("INSERT INTO manager_selectors (manager_id, selector) VALUES (?, ?)", [id, selector])
+        }
+        guard let added = try manager(id: id) else {
+            throw SecretError(.internalError, "manager '\(draft.name)' vanished after insert")
+        }
+        return added
+    }
+
+    func setDefaultManager(id: Int64) throws {
+        try database.run("UPDATE managers SET is_default = 0 WHERE is_default = 1 AND id != ?", [id])
+        try database.run("UPDATE managers SET is_default = 1 WHERE id = ?", [id])
+    }
+
+    func deleteManager(id: Int64) throws {
+        try database.run("DELETE FROM managers WHERE id = ?", [id])
+    }
+
+    func secretCount(managerID: Int64) throws -> Int {
+        try database.queryFirst("""
+            SELECT count(*) FROM secrets s
+            WHERE s.manager_id = ?1 OR EXISTS (SELECT 1 FROM secret_versions v WHERE v.secret_id = s.id AND v.manager_id = ?1)
+            """, [managerID])?.int(0) ?? 0
+    }
+
+    private func manager(_ row: Row) throws -> ManagerDescriptor {
+        let id = Int64(row.int(0))
+        let scopes = try database.query("SELECT rule FROM manager_scopes WHERE manager_id = ? ORDER BY rule", [id]).map { try ScopeRule(parsing: $0.string(0)) }
+        let selectors = try database.query("SELECT selector FROM manager_selectors WHERE manager_id = ? ORDER BY selector", [id]).map { $0.string(0) }
+        guard let type = ManagerType(rawValue: row.string(2)) else {
+            throw SecretError(.corruptStore, "manager '\(row.string(1))' has unknown type '\(row.string(2))'")
+        }
+        return ManagerDescriptor(
+            id: id, name: try ResourceName(row.string(1)), type: type, config: try Self.decode(row.string(3)),
+            sealedCredentials: row.blob(4), isDefault: row.int(5) == 1, scopes: scopes, selectors: selectors,
+            createdAt: Date(storeMilliseconds: row.int(6)))
+    }
+
+    // MARK: Secrets
+
+    private static let secretColumns = """
+        SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
+               v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id)
+        FROM secrets s
+        JOIN environments e ON e.id = s.environment_id
+        JOIN applications a ON a.id = e.application_id
+        JOIN managers m ON m.id = s.manager_id
+        JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+        """
+
+    func secrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
+        let order = " ORDER BY a.name, e.name, s.name"
+        switch (filter.application, filter.environment) {
+        case (let app?, let env?):
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ?\(order)", [app.rawValue, env.rawValue]).map(Self.secret)
+        case (let app?, nil):
+            return try database.query("\(Self.secretColumns) WHERE a.name = ?\(order)", [app.rawValue]).map(Self.secret)
+        default:
+            return try database.query("\(Self.secretColumns)\(order)").map(Self.secret)
+        }
+    }
+
+    func secret(at path: SecretPath) throws -> SecretSummary? {
+        try database.queryFirst("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND s.name = ?",
+                                [path.application.rawValue, path.environment.rawValue, path.name.rawValue]).map(Self.secret)
+    }
+
+    func secretCount(environmentID: Int64) throws -> Int {
+        try database.queryFirst("SELECT count(*) FROM secrets WHERE environment_id = ?", [environmentID])?.int(0) ?? 0
+    }
+
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64) throws -> Int64 {
+        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id) VALUES (?, ?, ?, ?)", [environmentID, name.rawValue, kind.rawValue, managerID])
+        return database.lastInsertRowID
+    }
+
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64) throws {
+        try database.run("UPDATE secrets SET current_version = ?, manager_id = ? WHERE id = ?", [version, managerID, secretID])
+    }
+
+    func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws {
+        try database.run("UPDATE secrets SET environment_id = ?, name = ? WHERE id = ?", [toEnvironmentID, name.rawValue, id])
+    }
+
+    func deleteSecret(id: Int64) throws {
+        try database.run("DELETE FROM secret_versions WHERE secret_id = ?", [id])
+        try database.run("DELETE FROM secrets WHERE id = ?", [id])
+    }
+
+    // MARK: Versions
+
+    private static let versionColumns = """
+        SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator
+        FROM secret_versions
+        """
+
+    func insertVersion(_ version: SecretVersion) throws {
+        let payload = version.payload
+        try database.run("""
+            INSERT INTO secret_versions (secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [version.secretID, version.number, version.managerID, payload.ciphertext, payload.nonce, payload.wrappedKey,
+                  payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator])
+    }
+
+    func version(secretID: Int64, number: Int) throws -> SecretVersion? {
+        try database.queryFirst("\(Self.versionColumns) WHERE secret_id = ? AND version = ?", [secretID, number]).map(Self.version)
+    }
+
+    func versions(secretID: Int64) throws -> [SecretVersion] {
+        try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(Self.version)
+    }
+
+    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws {
+        try database.run("""
+            UPDATE secret_versions SET manager_id = ?, ciphertext = ?, nonce = ?, wrapped_key = ?, key_reference = ?, remote_reference = ?
+            WHERE secret_id = ? AND version = ?
+            """, [managerID, payload.ciphertext, payload.nonce, payload.wrappedKey, payload.keyReference, payload.remoteReference, secretID, number])
+    }
+
+    // MARK: Audit
+
+    func appendAudit(_ event: AuditEvent) throws {
+        try database.run("""
+            INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [event.time.storeMilliseconds, event.caller.uid, event.caller.gid, event.caller.pid, event.caller.process,
+                  event.action.rawValue, event.path, event.version, event.result])
+    }
+
+    func auditEvents(since: Date?) throws -> [AuditEvent] {
+        try database.query("""
+            SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY id
+            """, [since?.storeMilliseconds ?? Int64.min]).map { row in
+            AuditEvent(
+                time: Date(storeMilliseconds: row.int(0)),
+                caller: Caller(uid: UInt32(truncatingIfNeeded: row.int(1)), gid: UInt32(truncatingIfNeeded: row.int(2)), pid: Int32(truncatingIfNeeded: row.int(3)), process: row.string(4)),
+                action: AuditEvent.Action(rawValue: row.string(5)) ?? .read,
+                path: row.string(6), version: row.optionalInt(7), result: row.string(8))
+        }
+    }
+
+    // MARK: Row mapping
+
+    private static func application(_ row: Row) throws -> Application {
+        Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.int(2)))
+    }
+
+    private static func environment(_ row: Row) throws -> Environment {
+        guard let type = EnvironmentType(rawValue: row.string(3)) else {
+            throw SecretError(.corruptStore, "environment '\(row.string(1))/\(row.string(2))' has unknown type")
+        }
+        return Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.int(4)))
+    }
+
+    private static func secret(_ row: Row) throws -> SecretSummary {
+        let path = SecretPath(application: try ResourceName(row.string(2)), environment: try ResourceName(row.string(3)), name: try ResourceName(row.string(4)))
+        return SecretSummary(
+            id: Int64(row.int(0)), environmentID: Int64(row.int(1)), path: path, kind: SecretKind(rawValue: row.string(5)) ?? .file,
+            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: row.int(9),
+            createdAt: Date(storeMilliseconds: row.int(11)), updatedAt: Date(storeMilliseconds: row.int(10)))
+    }
+
+    private static func version(_ row: Row) -> SecretVersion {
+        let payload = StoredPayload(ciphertext: row.blob(3) ?? [], nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
+        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: row.int(8), createdAt: Date(storeMilliseconds: row.int(9)), creator: row.string(10))
+    }
+
+    private static func encode(_ config: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(config), as: UTF8.self)
+    }
+
+    private static func decode(_ text: String) throws -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw SecretError(.corruptStore, "a manager's configuration is not valid JSON", cause: error)
+        }
+    }
+}
+
+extension Date {
+    /// Milliseconds since the epoch, as the store keeps times.
+    var storeMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// The time as it reads back from the store.
+    var storeRounded: Date { Date(storeMilliseconds: Int(storeMilliseconds)) }
+
+    init(storeMilliseconds: Int) {
+        self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
+    }
+}

@@ -1,0 +1,88 @@
+/// The database layout, as forward migrations; `PRAGMA user_version` records how many have run.
+///
+/// Never edit a shipped migration: append a new one. The on-disk format is documented in
+/// `man/secretfs.1` (FILES) and README.md.
+enum Schema {
+    /// `PRAGMA application_id` of a secretfs database ("SFS1"), to tell it from a foreign SQLite file.
+    static let applicationID: Int32 = 0x5346_5331
+
+    /// Migration N (1-based) brings the schema from version N-1 to N.
+    static let migrations: [String] = [
+        // 1: the initial layout.
+        """
+        CREATE TABLE applications (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE environments (
+            id INTEGER PRIMARY KEY,
+            application_id INTEGER NOT NULL REFERENCES applications(id) ON DELETE RESTRICT,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('production', 'non-production')),
+            created_at INTEGER NOT NULL,
+            UNIQUE (application_id, name)
+        );
+        CREATE TABLE managers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            sealed_credentials BLOB,
+            is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+            created_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX managers_one_default ON managers(is_default) WHERE is_default = 1;
+        CREATE TABLE manager_scopes (
+            manager_id INTEGER NOT NULL REFERENCES managers(id) ON DELETE CASCADE,
+            rule TEXT NOT NULL,
+            PRIMARY KEY (manager_id, rule)
+        );
+        CREATE TABLE manager_selectors (
+            manager_id INTEGER NOT NULL REFERENCES managers(id) ON DELETE CASCADE,
+            selector TEXT NOT NULL,
+            PRIMARY KEY (manager_id, selector)
+        );
+        CREATE TABLE secrets (
+            id INTEGER PRIMARY KEY,
+            environment_id INTEGER NOT NULL REFERENCES environments(id) ON DELETE RESTRICT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'file')),
+            manager_id INTEGER NOT NULL REFERENCES managers(id) ON DELETE RESTRICT,
+            current_version INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (environment_id, name)
+        );
+        CREATE TABLE secret_versions (
+            secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            manager_id INTEGER NOT NULL REFERENCES managers(id) ON DELETE RESTRICT,
+            ciphertext BLOB NOT NULL,
+            nonce BLOB NOT NULL,
+            wrapped_key BLOB,
+            key_reference TEXT,
+            remote_reference TEXT,
+            plaintext_size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            creator TEXT NOT NULL,
+            PRIMARY KEY (secret_id, version)
+        );
+        CREATE INDEX secret_versions_manager ON secret_versions(manager_id);
+        CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            gid INTEGER NOT NULL,
+            pid INTEGER NOT NULL,
+            process TEXT NOT NULL,
+            action TEXT NOT NULL,
+            path TEXT NOT NULL,
+            version INTEGER,
+            result TEXT NOT NULL
+        );
+        CREATE INDEX audit_events_time ON audit_events(time);
+        """,
+    ]
+
+    /// The schema version this build writes.
+    static var latestVersion: Int { migrations.count }
+}

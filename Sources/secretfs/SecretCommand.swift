@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `secretfs secret`: the secrets themselves.
+struct SecretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret", abstract: "Set, read, list and remove secrets.",
+        subcommands: [Set.self, Get.self, List.self, Remove.self, History.self])
+}

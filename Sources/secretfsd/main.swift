@@ -1,0 +1,1 @@
+print("secretfsd: not built yet")
