@@ -1,0 +1,42 @@
+import SecureMemory
+import Testing
+
+@Suite struct SecureBytesTests {
+    @Test func appendWriteAndResize() {
+        let buffer = SecureBytes()
+        buffer.append(contentsOf: Array("hello".utf8))
+        buffer.append(contentsOf: [UInt8](repeating: 0x41, count: 100))
+        #expect(buffer.count == 105)
+        Array("J".utf8).withUnsafeBytes { buffer.write($0, at: 0) }
+        #expect(buffer.unprotectedArray().prefix(5) == Array("Jello".utf8)[...])
+        Array("!".utf8).withUnsafeBytes { buffer.write($0, at: 110) }
+        #expect(buffer.count == 111)
+        #expect(buffer.unprotectedArray()[105..<110] == [0, 0, 0, 0, 0][...])
+        buffer.resize(to: 2)
+        #expect(buffer.unprotectedArray() == Array("Je".utf8))
+    }
+
+    @Test func shrinkingWipesTheTailInPlace() {
+        let buffer = SecureBytes(copying: Array("secret-value".utf8))
+        buffer.resize(to: 3)
+        // Growing again reuses the allocation: the bytes that were cut must read back as zeros.
+        buffer.resize(to: 12)
+        #expect(buffer.unprotectedArray() == Array("sec".utf8) + [UInt8](repeating: 0, count: 9))
+    }
+
+    @Test func constantTimeEquality() {
+        #expect(SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 3])))
+        #expect(!SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 4])))
+        #expect(!SecureBytes(copying: [1, 2]).constantTimeEquals(SecureBytes(copying: [1, 2, 3])))
+    }
+
+    @Test func sliceAndCopyAreIndependent() {
+        let buffer = SecureBytes(copying: Array("abcdef".utf8))
+        let slice = buffer.slice(1..<4)
+        let copy = buffer.copy()
+        buffer.removeAll()
+        #expect(slice.unprotectedArray() == Array("bcd".utf8))
+        #expect(copy.unprotectedArray() == Array("abcdef".utf8))
+        #expect(buffer.isEmpty)
+    }
+}

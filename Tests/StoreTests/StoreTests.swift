@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import SecretCore
+import SQLite
+import Store
+import TestSupport
+import Testing
+
+@Suite struct StoreTests {
+    let directory = TemporaryDirectory()
+    var path: String { directory.file("secretfs.db") }
+    let logger = Logger(label: "test")
+
+    @Test func migratesAnEmptyDatabaseToTheLatestSchema() throws {
+        _ = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let database = try Database(path: path, mode: .readWrite)
+        #expect(try database.queryFirst("PRAGMA user_version")?.int(0) == SQLiteSecretStore.schemaVersion)
+        #expect(try database.queryFirst("PRAGMA application_id")?.int(0) == 0x5346_5331)
+        #expect(try database.queryFirst("PRAGMA journal_mode")?.string(0) == "wal")
+        let tables = try database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { $0.string(0) }
+        #expect(tables == ["applications", "audit_events", "environments", "manager_scopes", "manager_selectors", "managers", "secret_versions", "secrets"])
+    }
+
+    @Test func reopeningDoesNotMigrateAgain() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        _ = try store.write { try $0.insertApplication(try ResourceName("payments"), at: Date()) }
+        let reopened = try SQLiteSecretStore(path: path, create: false, logger: logger)
+        #expect(try reopened.read { try $0.applications().map(\.name.rawValue) } == ["payments"])
+    }
+
+    @Test func refusesAForeignSQLiteFile() throws {
+        let database = try Database(path: path, mode: .readWriteCreate)
+        try database.execute("CREATE TABLE customers (id INTEGER)")
+        let error = #expect(throws: SecretError.self) { _ = try SQLiteSecretStore(path: path, create: false, logger: logger) }
+        #expect(error?.code == .corruptStore)
+        #expect(error?.message.contains("not a secretfs database") == true)
+    }
+
+    @Test func refusesAFileThatIsNotSQLite() throws {
+        try Data(repeating: 0x5a, count: 4096).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: SecretError.self) { _ = try SQLiteSecretStore(path: path, create: false, logger: logger) }
+        #expect(error?.code == .corruptStore)
+    }
+
+    @Test func refusesASchemaNewerThanThisBuild() throws {
+        _ = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let database = try Database(path: path, mode: .readWrite)
+        try database.execute("PRAGMA user_version = \(SQLiteSecretStore.schemaVersion + 1)")
+        let error = #expect(throws: SecretError.self) { _ = try SQLiteSecretStore(path: path, create: false, logger: logger) }
+        #expect(error?.message.contains("newer than this secretfs supports") == true)
+    }
+
+    @Test func aThrowingTransactionLeavesNothingBehind() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try store.write { tx in
+                let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
+                _ = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
+                throw Abort()
+            }
+        }
+        #expect(try store.read { try $0.applications() }.isEmpty)
+        #expect(try store.read { try $0.environments(in: nil) }.isEmpty)
+    }
+
+    @Test func foreignKeysAreEnforced() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let error = #expect(throws: SecretError.self) {
+            try store.write { tx in
+                _ = try tx.insertSecret(name: try ResourceName("x"), kind: .text, environmentID: 999, managerID: 999)
+            }
+        }
+        #expect(error?.code == .notEmpty)
+    }
+
+    @Test func oneDefaultManagerAtATime() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        try store.write { tx in
+            let first = try tx.insertManager(ManagerDraft(name: try ResourceName("a"), type: .builtin), at: Date())
+            let second = try tx.insertManager(ManagerDraft(name: try ResourceName("b"), type: .builtin), at: Date())
+            try tx.setDefaultManager(id: first.id)
+            try tx.setDefaultManager(id: second.id)
+        }
+        let defaults = try store.read { try $0.managers().filter(\.isDefault).map(\.name.rawValue) }
+        #expect(defaults == ["b"])
+    }
+
+    @Test func managerScopesAndSelectorsRoundTrip() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let draft = ManagerDraft(
+            name: try ResourceName("scoped"), type: .builtin, config: ["region": "us-east-1"],
+            scopes: [try ScopeRule(parsing: "payments:prod"), try ScopeRule(parsing: "*:production")], selectors: ["eu", "gpu"])
+        let added = try store.write { try $0.insertManager(draft, at: Date()) }
+        #expect(Set(added.scopes.map(\.description)) == ["payments:prod", "*:production"])
+        #expect(added.selectors == ["eu", "gpu"])
+        #expect(added.config == ["region": "us-east-1"])
+    }
+}
