@@ -23,6 +23,7 @@ let package = Package(
         .target(name: "SecureMemory"),
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
         .target(name: "SQLite", dependencies: ["CSQLite3"]),
+        .target(name: "FUSE", dependencies: ["CFuse3"]),
 
 
 
@@ -41,6 +42,10 @@ let package = Package(
             "SecretCore", "Crypto", "SecureMemory",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "SecretFSMount", dependencies: [
+            "SecretCore", "SecretFSKit", "FUSE", "SecureMemory",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SecretFSKit", dependencies: [
             "SecretCore", "Store", "Managers", "Crypto", "SecureMemory",
             .product(name: "Logging", package: "swift-log"),
@@ -53,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "secretfsd", dependencies: [
-            "SecretCore", "SecretFSKit",
+            "SecretCore", "SecretFSKit", "SecretFSMount",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

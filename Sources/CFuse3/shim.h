@@ -4,7 +4,18 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse.h>
 #include <fuse3/fuse_lowlevel.h>
-#include <sys/xattr.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
+
+// fuse_new is a macro selecting a versioned symbol; Swift cannot call macros.
+static inline struct fuse *secretfs_fuse_new(struct fuse_args *args, const struct fuse_operations *op, size_t size, void *data) {
+    return fuse_new(args, op, size, data);
+}
+// fuse_loop_mt is a macro selecting a versioned symbol too.
+static inline int secretfs_fuse_loop_mt(struct fuse *f, struct fuse_loop_config *config) {
+    return fuse_loop_mt(f, config);
+}
+// prctl is variadic; PR_SET_DUMPABLE keeps other processes of the same user from attaching or reading memory.
+static inline int secretfs_set_undumpable(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 #endif

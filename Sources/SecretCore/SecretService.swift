@@ -44,6 +44,16 @@ public final class SecretService: Sendable {
         try store.read { try $0.applications() }
     }
 
+    /// One application, or a `notFound` error.
+    public func application(named name: ResourceName) throws -> Application {
+        try store.read { tx in
+            guard let app = try tx.application(named: name) else {
+                throw SecretError(.notFound, "no application '\(name)'")
+            }
+            return app
+        }
+    }
+
     /// Adds an application.
     @discardableResult
     public func addApplication(_ name: ResourceName) throws -> Application {
@@ -254,16 +264,7 @@ public final class SecretService: Sendable {
             let written = try store.write { tx -> SecretVersion in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 let existing = try tx.secret(at: path)
-                let descriptor: ManagerDescriptor
-                if managerName == nil, let existing, let current = try tx.manager(id: existing.managerID) {
-                    descriptor = current
-                } else {
-                    descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
-                }
-                if descriptor.isReadOnly {
-                    throw SecretError(.readOnly, "manager '\(descriptor.name)' is read-only")
-                }
-                try requireSelectors(descriptor, for: path)
+                let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
                 let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
                 let number = (existing?.version ?? 0) + 1
                 let context = EncryptionContext(path: path, version: number, managerID: descriptor.id)
@@ -280,6 +281,16 @@ public final class SecretService: Sendable {
             logFailure(failure, action: "write", path: path.description)
             audit(.write, path.description, version: nil, caller: caller, result: failure)
             throw failure
+        }
+    }
+
+    /// Checks that a write to `path` would be allowed (scope, manager choice, read-only, selectors) without writing.
+    ///
+    /// The mount calls it when a file is created or opened for writing, so the error comes at open, not at close.
+    public func checkWritable(_ path: SecretPath) throws {
+        try store.read { tx in
+            let env = try Self.requireEnvironment(tx, path.application, path.environment)
+            _ = try writableManager(tx, for: path, in: env, existing: try tx.secret(at: path), named: nil)
         }
     }
 
@@ -373,6 +384,21 @@ public final class SecretService: Sendable {
     private func logFailure(_ error: SecretError, action: String, path: String) {
         let level: Logger.Level = [.tampered, .managerUnavailable, .corruptStore, .internalError, .accessDenied].contains(error.code) ? .error : .debug
         logger.log(level: level, "\(action) failed", metadata: ["secret": "\(path)", "code": "\(error.code.rawValue)", "error": "\(error.message)"])
+    }
+
+    /// The manager a new version of `path` is sealed by: the named one, else the existing secret's, else the scope rules' choice.
+    private func writableManager(_ tx: any StoreTransaction, for path: SecretPath, in env: Environment, existing: SecretSummary?, named managerName: ResourceName?) throws -> ManagerDescriptor {
+        let descriptor: ManagerDescriptor
+        if managerName == nil, let existing, let current = try tx.manager(id: existing.managerID) {
+            descriptor = current
+        } else {
+            descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
+        }
+        if descriptor.isReadOnly {
+            throw SecretError(.readOnly, "manager '\(descriptor.name)' is read-only")
+        }
+        try requireSelectors(descriptor, for: path)
+        return descriptor
     }
 
     private func requireSelectors(_ descriptor: ManagerDescriptor, for path: SecretPath) throws {

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import SecretCore
+import SecretFSKit
 
 #if canImport(Glibc)
 import Glibc
@@ -20,26 +21,6 @@ func performing(_ body: () throws -> Void) throws {
     } catch {
         printError("\(error)")
         throw ExitCode(1)
-    }
-}
-
-/// The exit status table (documented in `secretfs --help` and man/secretfs.1).
-func exitStatus(for code: SecretError.Code) -> Int32 {
-    switch code {
-    case .internalError: return 1
-    case .invalidArgument: return 2
-    case .notFound: return 3
-    case .alreadyExists: return 4
-    case .outOfScope: return 5
-    case .notEmpty: return 6
-    case .unsafePermissions: return 7
-    case .notInitialized: return 8
-    case .corruptStore: return 9
-    case .tampered: return 10
-    case .managerUnavailable: return 11
-    case .readOnly: return 12
-    case .accessDenied: return 13
-    case .tooLarge: return 14
     }
 }
 

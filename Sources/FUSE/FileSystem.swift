@@ -1,0 +1,109 @@
+import Foundation
+
+/// An errno value, as a FUSE reply carries it.
+public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The raw, positive errno.
+    public let rawValue: Int32
+
+    /// Wraps a raw errno.
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    public var description: String { String(cString: strerror(rawValue)) }
+
+    public static let noSuchFile = Errno(ENOENT)
+    public static let fileExists = Errno(EEXIST)
+    public static let invalidArgument = Errno(EINVAL)
+    public static let fileTooLarge = Errno(EFBIG)
+    public static let readOnlyFileSystem = Errno(EROFS)
+    public static let permissionDenied = Errno(EACCES)
+    public static let notPermitted = Errno(EPERM)
+    public static let directoryNotEmpty = Errno(ENOTEMPTY)
+    public static let ioError = Errno(EIO)
+    public static let notDirectory = Errno(ENOTDIR)
+    public static let isDirectory = Errno(EISDIR)
+    public static let noAttribute = Errno(ENODATA)
+    public static let notSupported = Errno(ENOTSUP)
+    public static let crossDevice = Errno(EXDEV)
+    public static let badFileDescriptor = Errno(EBADF)
+    public static let rangeError = Errno(ERANGE)
+}
+
+/// What `getattr` reports for one node.
+public struct FileAttributes: Sendable, Equatable {
+    /// Directory or regular file.
+    public enum Kind: Sendable { case directory, regularFile }
+
+    public var kind: Kind
+    /// Permission bits (no file-type bits).
+    public var permissions: UInt32
+    public var size: Int
+    public var owner: UInt32
+    public var group: UInt32
+    public var modified: Date
+    public var links: Int
+
+    /// Creates attributes.
+    public init(kind: Kind, permissions: UInt32, size: Int, owner: UInt32, group: UInt32, modified: Date, links: Int = 1) {
+        self.kind = kind
+        self.permissions = permissions
+        self.size = size
+        self.owner = owner
+        self.group = group
+        self.modified = modified
+        self.links = links
+    }
+}
+
+/// How a file is being opened.
+public struct OpenFlags: Sendable, Equatable {
+    /// The raw `open(2)` flags.
+    public let rawValue: Int32
+
+    /// Wraps raw flags.
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// Opened for writing (write-only or read-write).
+    public var writes: Bool { rawValue & O_ACCMODE != O_RDONLY }
+    /// Opened with `O_TRUNC`.
+    public var truncates: Bool { rawValue & O_TRUNC != 0 }
+    /// Opened with `O_APPEND`.
+    public var appends: Bool { rawValue & O_APPEND != 0 }
+}
+
+/// The process behind the current FUSE request.
+public struct RequestContext: Sendable, Equatable {
+    public let uid: UInt32
+    public let gid: UInt32
+    public let pid: Int32
+}
+
+/// A path-based filesystem served through libfuse's high-level API.
+///
+/// Methods run on libfuse's worker threads, concurrently: implementations must be thread-safe.
+/// Throw `Errno` to reply with an error; any other error is answered with `EIO`.
+public protocol FileSystem: AnyObject, Sendable {
+    func attributes(of path: String, handle: UInt64?) throws -> FileAttributes
+    func directoryEntries(of path: String) throws -> [String]
+    /// Opens a file; returns a handle passed back to later calls.
+    func open(_ path: String, flags: OpenFlags) throws -> UInt64
+    /// Creates and opens a file.
+    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many it read (0 at end of file).
+    func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int
+    /// Writes `data` at `offset`; returns how many bytes it took.
+    func write(_ path: String, handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int
+    func flush(_ path: String, handle: UInt64) throws
+    func synchronize(_ path: String, handle: UInt64) throws
+    func release(_ path: String, handle: UInt64) throws
+    func truncate(_ path: String, to size: Int, handle: UInt64?) throws
+    func removeFile(_ path: String) throws
+    /// Renames; `noReplace` is `RENAME_NOREPLACE`.
+    func rename(_ source: String, to destination: String, noReplace: Bool) throws
+    func makeDirectory(_ path: String, permissions: UInt32) throws
+    func removeDirectory(_ path: String) throws
+    func extendedAttribute(_ name: String, of path: String) throws -> [UInt8]
+    func extendedAttributeNames(of path: String) throws -> [String]
+    func changePermissions(_ path: String, to permissions: UInt32) throws
+    func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws
+    func setTimes(_ path: String) throws
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SecretCore
+import SecureMemory
+
+/// One open handle: a read snapshot, or a write buffer committed as a new version on flush.
+///
+/// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
+/// kernel's concurrent calls on one handle.
+final class OpenFile: @unchecked Sendable {
+    // Unchecked: every mutable field is guarded by `lock`.
+    let lock = NSLock()
+    var path: SecretPath
+    let writable: Bool
+    let appends: Bool
+    let content: SecureBytes
+    var kind: SecretKind
+    /// Changed since the last commit.
+    var dirty: Bool
+    /// The secret was deleted while open: never commit.
+    var orphaned = false
+
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool) {
+        self.path = path
+        self.writable = writable
+        self.appends = appends
+        self.content = content
+        self.kind = kind
+        self.dirty = dirty
+    }
+}
+
+/// The table of open handles, by the number handed to the kernel.
+final class OpenFileTable: @unchecked Sendable {
+    // Unchecked: `files` and `next` are guarded by `lock`.
+    private let lock = NSLock()
+    private var files: [UInt64: OpenFile] = [:]
+    private var next: UInt64 = 1
+
+    func insert(_ file: OpenFile) -> UInt64 {
+        lock.withLock {
+            let handle = next
+            next += 1
+            files[handle] = file
+            return handle
+        }
+    }
+
+    func file(_ handle: UInt64) -> OpenFile? {
+        lock.withLock { files[handle] }
+    }
+
+    func remove(_ handle: UInt64) -> OpenFile? {
+        lock.withLock { files.removeValue(forKey: handle) }
+    }
+
+    /// Open writable handles on `path`.
+    func writers(of path: SecretPath) -> [OpenFile] {
+        lock.withLock { files.values.filter { $0.writable && $0.path == path } }
+    }
+
+    /// Writable handles in one environment, for listing files created but not yet committed.
+    func writers(in application: ResourceName, _ environment: ResourceName) -> [OpenFile] {
+        lock.withLock { files.values.filter { $0.writable && $0.path.application == application && $0.path.environment == environment } }
+    }
+}

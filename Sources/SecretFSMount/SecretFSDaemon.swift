@@ -1,0 +1,117 @@
+import Foundation
+import FUSE
+import Logging
+import SecretCore
+import SecretFSKit
+import SecureMemory
+
+/// The daemon's entry point: checks the ground, mounts, serves until unmounted or signalled.
+public enum SecretFSDaemon {
+    /// Everything `secretfsd` takes on its command line.
+    public struct Options: Sendable {
+        public var mountpoint: String
+        public var state: StateDirectory
+        public var foreground: Bool
+        public var allowOther: Bool
+        public var settings: MountSettings
+        public var delegateSelectors: Set<String>
+        public var fuseOptions: [String]
+
+        /// Creates options.
+        public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String]) {
+            self.mountpoint = mountpoint
+            self.state = state
+            self.foreground = foreground
+            self.allowOther = allowOther
+            self.settings = settings
+            self.delegateSelectors = delegateSelectors
+            self.fuseOptions = fuseOptions
+        }
+    }
+
+    /// Kernel cache lifetimes: short enough that changes made elsewhere show within a second.
+    static let timeouts = CacheTimeouts(entry: 0.5, attributes: 0.5, negative: 0)
+
+    /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
+    public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
+        if !ProcessHardening.disableCoreDumps() { logger.warning("could not disable core dumps") }
+        if !FUSEMount.makeProcessUndumpable() { logger.warning("could not mark the process undumpable") }
+        let mountpoint = try MountpointChecks.validate(options.mountpoint)
+        try MountpointChecks.requireFUSEDevice()
+        let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors)
+        // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
+        _ = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
+
+        var mountOptions = ["fsname=secretfs", "subtype=secretfs"]
+        if options.allowOther { mountOptions += ["allow_other", "default_permissions"] }
+        if options.settings.readOnly { mountOptions.append("ro") }
+        mountOptions += options.fuseOptions
+        let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions, timeouts: timeouts)
+        do {
+            try mount.run(foreground: options.foreground) {
+                let service = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
+                logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
+                ready(mountpoint)
+                return SecretFileSystem(service: service, settings: options.settings, logger: logger)
+            }
+        } catch let error as MountError {
+            throw SecretError(.internalError, error.description)
+        }
+        logger.info("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
+    }
+}
+
+/// Checks made before mounting, each with a one-line error.
+enum MountpointChecks {
+    /// The mountpoint's absolute path, refusing missing, non-directory and already-mounted paths.
+    static func validate(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SecretError(.notFound, "mountpoint \(path) does not exist; create it with: mkdir -p \(path)")
+        }
+        guard isDirectory.boolValue else {
+            throw SecretError(.invalidArgument, "mountpoint \(path) is not a directory")
+        }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        if mountedPaths().contains(absolute) {
+            throw SecretError(.alreadyExists, "\(absolute) is already a mountpoint; unmount it first (fusermount3 -u \(absolute))")
+        }
+        return absolute
+    }
+
+    /// Refuses to start without a usable /dev/fuse.
+    static func requireFUSEDevice() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
+            throw SecretError(.notFound, "/dev/fuse is missing: load the fuse module (modprobe fuse) or run the container with --device /dev/fuse")
+        }
+        guard access("/dev/fuse", R_OK | W_OK) == 0 else {
+            throw SecretError(.accessDenied, "/dev/fuse is not readable and writable by this user")
+        }
+    }
+
+    /// Mountpoints in /proc/self/mountinfo (field 5, with octal escapes decoded).
+    static func mountedPaths() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        var paths = Set<String>()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            paths.insert(decodeOctalEscapes(String(fields[4])))
+        }
+        return paths
+    }
+
+    private static func decodeOctalEscapes(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var scalars = Array(text.utf8)[...]
+        while let byte = scalars.popFirst() {
+            if byte == UInt8(ascii: "\\"), scalars.count >= 3, let value = UInt8(String(decoding: scalars.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                scalars = scalars.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import FUSE
+import Logging
+import SecretCore
+import SecureMemory
+
+/// The mount's view of the service: `/APP/ENV/SECRET`, reads decrypt, writes commit new versions.
+final class SecretFileSystem: FileSystem, @unchecked Sendable {
+    // Unchecked: all fields are immutable references to thread-safe objects.
+    let service: SecretService
+    let settings: MountSettings
+    let logger: Logger
+    private let openFiles = OpenFileTable()
+
+    init(service: SecretService, settings: MountSettings, logger: Logger) {
+        self.service = service
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Runs a request, translating any error to an errno in one place.
+    private func serving<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw translateToErrno(error, logger: logger)
+        }
+    }
+
+    private func refuseWhenReadOnly() throws {
+        if settings.readOnly { throw Errno.readOnlyFileSystem }
+    }
+
+    // MARK: Metadata
+
+    func attributes(of path: String, handle: UInt64?) throws -> FileAttributes {
+        try serving {
+            switch try TreePath(path) {
+            case .root:
+                return directory(modified: Date(timeIntervalSince1970: 0))
+            case .application(let app):
+                return directory(modified: try service.application(named: try existingName(app)).createdAt)
+            case .environment(let app, let env):
+                return directory(modified: try service.environment(try existingName(env), in: try existingName(app)).createdAt)
+            case .secret:
+                let secret = try TreePath(path).existingSecret()
+                if let handle, let open = openFiles.file(handle), open.writable {
+                    return file(size: open.lock.withLock { open.content.count }, modified: Date())
+                }
+                do {
+                    let summary = try service.secret(at: secret)
+                    return file(size: summary.size, modified: summary.updatedAt)
+                } catch let error as SecretError where error.code == .notFound {
+                    // A file created through the mount exists from create() on, before its first commit.
+                    guard let pending = openFiles.writers(of: secret).first(where: { !$0.orphaned }) else { throw error }
+                    return file(size: pending.lock.withLock { pending.content.count }, modified: Date())
+                }
+            }
+        }
+    }
+
+    func directoryEntries(of path: String) throws -> [String] {
+        try serving {
+            switch try TreePath(path) {
+            case .root:
+                return try service.applications().map(\.name.rawValue)
+            case .application(let app):
+                return try service.environments(in: try existingName(app)).map(\.name.rawValue)
+            case .environment(let app, let env):
+                let application = try existingName(app)
+                let environment = try existingName(env)
+                var names = try service.secrets(matching: ScopeFilter(application: application, environment: environment)).map(\.path.name.rawValue)
+                let listed = Set(names)
+                for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
+                    names.append(pending.path.name.rawValue)
+                }
+                return names
+            case .secret:
+                throw Errno.notDirectory
+            }
+        }
+    }
+
+    func extendedAttribute(_ name: String, of path: String) throws -> [UInt8] {
+        guard let value = try extendedAttributes(of: path)[name] else { throw Errno.noAttribute }
+        return Array(value.utf8)
+    }
+
+    func extendedAttributeNames(of path: String) throws -> [String] {
+        try extendedAttributes(of: path).keys.sorted()
+    }
+
+    private func extendedAttributes(of path: String) throws -> [String: String] {
+        try serving {
+            switch try TreePath(path) {
+            case .root, .application:
+                _ = try attributes(of: path, handle: nil)
+                return [:]
+            case .environment(let app, let env):
+                let environment = try service.environment(try existingName(env), in: try existingName(app))
+                return ["user.secretfs.type": environment.type.rawValue]
+            case .secret:
+                let summary = try service.secret(at: try TreePath(path).existingSecret())
+                return [
+                    "user.secretfs.manager": summary.managerName,
+                    "user.secretfs.version": String(summary.version),
+                    "user.secretfs.kind": summary.kind.rawValue,
+                    "user.secretfs.created": summary.createdAt.formatted(.iso8601),
+                ]
+            }
+        }
+    }
+
+    func changePermissions(_ path: String, to permissions: UInt32) throws {
+        let current = try attributes(of: path, handle: nil)
+        // Modes are a mount-wide policy: setting what is already there is fine (sed -i, cp -p do it), changing it is not.
+        guard permissions == current.permissions else { throw Errno.notPermitted }
+    }
+
+    func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws {
+        let current = try attributes(of: path, handle: nil)
+        guard (uid ?? current.owner) == current.owner, (gid ?? current.group) == current.group else { throw Errno.notPermitted }
+    }
+
+    func setTimes(_ path: String) throws {
+        // Times come from versions; touching an existing node is accepted and changes nothing.
+        _ = try attributes(of: path, handle: nil)
+    }
+
+    // MARK: Open, read, write
+
+    func open(_ path: String, flags: OpenFlags) throws -> UInt64 {
+        try serving {
+            let secret = try TreePath(path).existingSecret()
+            let caller = Caller.currentRequest()
+            guard flags.writes else {
+                let (value, _) = try service.read(secret, caller: caller)
+                let summary = try service.secret(at: secret)
+                return openFiles.insert(OpenFile(path: secret, writable: false, appends: false, content: value, kind: summary.kind, dirty: false))
+            }
+            try refuseWhenReadOnly()
+            let summary = try service.secret(at: secret)
+            try service.checkWritable(secret)
+            let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
+            return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind, dirty: flags.truncates && summary.size > 0))
+        }
+    }
+
+    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64 {
+        try serving {
+            try refuseWhenReadOnly()
+            let secret = try TreePath(path).newSecret()
+            _ = try service.environment(secret.environment, in: secret.application)
+            try service.checkWritable(secret)
+            let kind = (try? service.secret(at: secret).kind) ?? .file
+            return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true))
+        }
+    }
+
+    func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
+        guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        return open.lock.withLock {
+            open.content.withUnsafeBytes { bytes in
+                guard offset < bytes.count else { return 0 }
+                let count = min(buffer.count, bytes.count - offset)
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
+                return count
+            }
+        }
+    }
+
+    func write(_ path: String, handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
+        guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
+        return try open.lock.withLock {
+            let position = open.appends ? open.content.count : offset
+            guard position + data.count <= settings.maximumFileSize else { throw Errno.fileTooLarge }
+            open.content.write(data, at: position)
+            open.dirty = true
+            return data.count
+        }
+    }
+
+    func truncate(_ path: String, to size: Int, handle: UInt64?) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            guard size <= settings.maximumFileSize else { throw Errno.fileTooLarge }
+            let secret = try TreePath(path).existingSecret()
+            let targets = handle.flatMap { openFiles.file($0) }.map { [$0] } ?? openFiles.writers(of: secret)
+            if let open = targets.first(where: \.writable) {
+                open.lock.withLock {
+                    open.content.resize(to: size)
+                    open.dirty = true
+                }
+                return
+            }
+            // truncate(2) on a file nobody has open for writing: read, resize, commit a new version.
+            let caller = Caller.currentRequest()
+            try service.checkWritable(secret)
+            let (value, _) = try service.read(secret, caller: caller)
+            guard value.count != size else { return }
+            value.resize(to: size)
+            let kind = try service.secret(at: secret).kind
+            try service.write(secret, value: value, kind: kind, caller: caller)
+        }
+    }
+
+    func flush(_ path: String, handle: UInt64) throws {
+        guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        try commit(open)
+    }
+
+    func synchronize(_ path: String, handle: UInt64) throws {
+        guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        try commit(open)
+    }
+
+    func release(_ path: String, handle: UInt64) throws {
+        guard let open = openFiles.remove(handle) else { return }
+        do {
+            try commit(open)
+        } catch {
+            // release cannot report errors to the writer (flush already did); keep the previous version.
+            logger.error("commit on release failed; the previous version stays current", metadata: ["secret": "\(open.path)"])
+        }
+        open.lock.withLock { open.content.removeAll() }
+    }
+
+    /// Commits a dirty write buffer as one new version; on failure the previous version stays.
+    private func commit(_ open: OpenFile) throws {
+        try serving {
+            try open.lock.withLock {
+                guard open.writable, open.dirty, !open.orphaned else { return }
+                do {
+                    try service.write(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
+                    open.dirty = false
+                } catch let error as SecretError where [.readOnly, .tooLarge, .accessDenied].contains(error.code) {
+                    throw error
+                } catch {
+                    // Whatever the cause, the writer learns only that the commit failed.
+                    throw Errno.ioError
+                }
+            }
+        }
+    }
+
+    // MARK: Namespace changes
+
+    func removeFile(_ path: String) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            let secret = try TreePath(path).existingSecret()
+            let writers = openFiles.writers(of: secret)
+            do {
+                try service.remove(secret, caller: Caller.currentRequest())
+            } catch let error as SecretError where error.code == .notFound && writers.contains(where: { !$0.orphaned }) {
+                // Created through the mount and not yet committed: removing it just drops the buffer.
+            }
+            for writer in writers { writer.lock.withLock { writer.orphaned = true } }
+        }
+    }
+
+    func rename(_ source: String, to destination: String, noReplace: Bool) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            let from = try TreePath(source)
+            let to = try TreePath(destination)
+            switch (from, to) {
+            case (.secret, .secret):
+                let fromPath = try from.existingSecret()
+                let toPath = try to.newSecret()
+                // A file renamed before its first close is committed first, so the move carries its content.
+                let writers = openFiles.writers(of: fromPath).filter { !$0.orphaned }
+                for writer in writers { try commit(writer) }
+                if noReplace, (try? service.secret(at: toPath)) != nil { throw Errno.fileExists }
+                try service.rename(fromPath, to: toPath, caller: Caller.currentRequest())
+                for writer in openFiles.writers(of: toPath) { writer.lock.withLock { writer.orphaned = true } }
+                for writer in writers { writer.lock.withLock { writer.path = toPath; writer.orphaned = false } }
+            case (.application, _), (.environment, _):
+                // Scopes cannot be renamed in place; EXDEV makes mv fall back to copy and delete.
+                throw Errno.crossDevice
+            default:
+                throw Errno.notPermitted
+            }
+        }
+    }
+
+    func makeDirectory(_ path: String, permissions: UInt32) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            switch try TreePath(path) {
+            case .application(let app):
+                try service.addApplication(try ResourceName(app, what: "application"))
+            case .environment(let app, let env):
+                let name = try ResourceName(env, what: "environment")
+                try service.addEnvironment(name, in: try existingName(app), type: EnvironmentType.inferred(from: name))
+            case .root, .secret:
+                throw Errno.notPermitted
+            }
+        }
+    }
+
+    func removeDirectory(_ path: String) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            switch try TreePath(path) {
+            case .application(let app):
+                try service.removeApplication(try existingName(app))
+            case .environment(let app, let env):
+                try service.removeEnvironment(try existingName(env), in: try existingName(app))
+            case .root:
+                throw Errno.notPermitted
+            case .secret:
+                throw Errno.notDirectory
+            }
+        }
+    }
+
+    // MARK: Attributes
+
+    private func directory(modified: Date) -> FileAttributes {
+        FileAttributes(kind: .directory, permissions: settings.directoryPermissions, size: 0, owner: settings.uid, group: settings.gid, modified: modified, links: 2)
+    }
+
+    private func file(size: Int, modified: Date) -> FileAttributes {
+        FileAttributes(kind: .regularFile, permissions: settings.filePermissions, size: size, owner: settings.uid, group: settings.gid, modified: modified)
+    }
+}
+
+extension EnvironmentType {
+    /// The type `mkdir` gives a new environment: production for `prod`, `production` and names starting `prod-` or `prod.`.
+    static func inferred(from name: ResourceName) -> EnvironmentType {
+        let lower = name.rawValue.lowercased()
+        if lower == "prod" || lower == "production" || lower.hasPrefix("prod-") || lower.hasPrefix("prod.") || lower.hasPrefix("production-") {
+            return .production
+        }
+        return .nonProduction
+    }
+}

@@ -1,0 +1,45 @@
+import FUSE
+import SecretCore
+
+/// Where a mount path points: the root, an application, an environment or a secret.
+///
+/// Components are kept as raw text: a lookup of a name that cannot exist is `ENOENT`, while
+/// creating one is `EINVAL`, so validation happens where the operation knows which applies.
+enum TreePath: Equatable {
+    case root
+    case application(String)
+    case environment(String, String)
+    case secret(String, String, String)
+
+    /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`.
+    init(_ path: String) throws {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch parts.count {
+        case 0: self = .root
+        case 1: self = .application(parts[0])
+        case 2: self = .environment(parts[0], parts[1])
+        case 3: self = .secret(parts[0], parts[1], parts[2])
+        default: throw Errno.noSuchFile
+        }
+    }
+
+    /// The secret's validated path; `ENOENT` for a name no secret can have.
+    func existingSecret() throws -> SecretPath {
+        guard case .secret(let app, let env, let name) = self else { throw Errno.isDirectory }
+        guard ResourceName.isValid(app), ResourceName.isValid(env), ResourceName.isValid(name) else { throw Errno.noSuchFile }
+        return try SecretPath(parsing: "\(app)/\(env)/\(name)")
+    }
+
+    /// The secret's validated path for creating it; `EINVAL` for a bad name, `EPERM` above depth 3.
+    func newSecret() throws -> SecretPath {
+        guard case .secret(let app, let env, let name) = self else { throw Errno.notPermitted }
+        guard ResourceName.isValid(app), ResourceName.isValid(env) else { throw Errno.noSuchFile }
+        return try SecretPath(parsing: "\(app)/\(env)/\(name)")
+    }
+}
+
+/// Validates a name for lookups: a name no resource can have does not exist.
+func existingName(_ text: String) throws -> ResourceName {
+    guard ResourceName.isValid(text) else { throw Errno.noSuchFile }
+    return try ResourceName(text)
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SecretCore
+import SecretFSKit
+import SecretFSMount
+
+/// `secretfsd`: mount the secrets tree.
+@main
+struct SecretFSDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secretfsd",
+        abstract: "Mount secretfs: /APPLICATION/ENVIRONMENT/SECRET; reads decrypt, writes encrypt.",
+        discussion: """
+            Runs in the background once the mount is live, or in the foreground with --foreground.
+            SIGTERM, SIGINT or 'fusermount3 -u MOUNTPOINT' unmount cleanly (exit status 0).
+            Exit status on failure follows secretfs(1): 2 invalid argument, 3 not found, 4 already mounted,
+            7 unsafe permissions, 8 not initialised, 9 corrupted database, 13 no access to /dev/fuse, 1 other.
+            """)
+
+    @Argument(help: "Where to mount (an existing, empty directory).") var mountpoint: String
+    @Option(help: ArgumentHelp("State directory (default: $SECRETFS_STATE_DIR, /var/lib/secretfs for root, else ~/.local/share/secretfs).", valueName: "dir"))
+    var stateDir: String?
+    @Flag(help: "Stay in the foreground (for systemd and tests); log to standard error.") var foreground = false
+    @Flag(help: "Refuse every change (EROFS).") var readOnly = false
+    @Flag(help: "Let other users in (kernel permission checks on; needs user_allow_other in /etc/fuse.conf for non-root).") var allowOther = false
+    @Option(help: "Owner shown for every file (default: the mounting user).") var uid: UInt32?
+    @Option(help: "Group shown for every file (default: the mounting user's group).") var gid: UInt32?
+    @Option(help: ArgumentHelp("Octal permission bits of secrets.", valueName: "mode")) var fileMode: String = "0400"
+    @Option(help: ArgumentHelp("Largest secret accepted through the mount (EFBIG beyond).", valueName: "bytes")) var maxFileSize: Int = 10 * 1024 * 1024
+    @Option(name: .customLong("delegate-selector"), help: ArgumentHelp("A selector this daemon holds (repeatable); managers requiring others give EACCES.", valueName: "tag"))
+    var delegateSelectors: [String] = []
+    @Option(name: .customShort("o"), help: ArgumentHelp("Extra FUSE mount options, comma-separated.", valueName: "options"))
+    var fuseOptions: [String] = []
+    @Option(help: ArgumentHelp("Log to this file when in the background (default: syslog).", valueName: "path")) var logFile: String?
+    @Flag(help: "Log debugging detail.") var verbose = false
+
+    func validate() throws {
+        guard let mode = UInt32(fileMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("invalid --file-mode '\(fileMode)': use octal permission bits such as 0400 or 0440")
+        }
+        if mode & 0o400 == 0 { throw ValidationError("--file-mode must let the owner read (0400)") }
+        if maxFileSize < 1 { throw ValidationError("--max-file-size must be at least 1") }
+        for selector in delegateSelectors where !ResourceName.isValid(selector) {
+            throw ValidationError("invalid delegate selector '\(selector)': use 1-128 of A-Z a-z 0-9 . _ -")
+        }
+    }
+
+    func run() throws {
+        let logger = DaemonLogging.logger(foreground: foreground, logFile: logFile, verbose: verbose)
+        let settings = MountSettings(
+            uid: uid ?? getuid(), gid: gid ?? getgid(), filePermissions: UInt32(fileMode, radix: 8)!,
+            readOnly: readOnly, maximumFileSize: maxFileSize)
+        let options = SecretFSDaemon.Options(
+            mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
+            allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),
+            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) })
+        do {
+            try SecretFSDaemon.run(options, logger: logger) { mountpoint in
+                if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }
+            }
+        } catch let error as SecretError {
+            DaemonLogging.announceError("secretfsd: error: \(error.message)\n")
+            throw ExitCode(exitStatus(for: error.code))
+        }
+    }
+}

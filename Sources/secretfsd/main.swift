@@ -1,1 +1,0 @@
-print("secretfsd: not built yet")
