@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "secretfsd", dependencies: [
-            "SecretCore", "SecretFSKit", "SecretFSMount",
+            "SecretCore", "SecretFSKit", "SecretFSMount", "SecureMemory",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLite", "SecretCore", "SecureMemory", "TestSupport"]),
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

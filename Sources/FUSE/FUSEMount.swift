@@ -66,6 +66,11 @@ public final class FUSEMount: @unchecked Sendable {
             fuse_unmount(fuse)
         }
         let session = fuse_get_session(fuse)
+        // A parent may have started us with these blocked; then nothing could stop the loop but fusermount3.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         guard fuse_set_signal_handlers(session) == 0 else { throw MountError(description: "cannot install signal handlers") }
         defer { fuse_remove_signal_handlers(session) }
         guard fuse_daemonize(foreground ? 1 : 0) == 0 else { throw MountError(description: "cannot detach into the background") }

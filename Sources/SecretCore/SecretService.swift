@@ -288,9 +288,15 @@ public final class SecretService: Sendable {
     ///
     /// The mount calls it when a file is created or opened for writing, so the error comes at open, not at close.
     public func checkWritable(_ path: SecretPath) throws {
-        try store.read { tx in
-            let env = try Self.requireEnvironment(tx, path.application, path.environment)
-            _ = try writableManager(tx, for: path, in: env, existing: try tx.secret(at: path), named: nil)
+        do {
+            try store.read { tx in
+                let env = try Self.requireEnvironment(tx, path.application, path.environment)
+                _ = try writableManager(tx, for: path, in: env, existing: try tx.secret(at: path), named: nil)
+            }
+        } catch {
+            let failure = Self.domainError(error, doing: "write '\(path)'")
+            logFailure(failure, action: "open for writing", path: path.description)
+            throw failure
         }
     }
 
@@ -311,56 +317,85 @@ public final class SecretService: Sendable {
         }
     }
 
-    /// Moves a secret, replacing any secret at the destination.
+    /// Moves a secret onto `destination`.
     ///
-    /// Every version is re-sealed for its new address (the old one is bound into its ciphertext);
-    /// a move into another environment uses the manager the destination's scope rules choose.
+    /// Onto a free name, every version is re-sealed for its new address (the old one is bound into
+    /// its ciphertext); a move into another environment uses the manager the destination's scope
+    /// rules choose. Onto an existing secret (an editor's temp-file-and-rename save), the source's
+    /// content becomes a new version of the destination, which keeps its history, kind and manager.
     public func rename(_ source: SecretPath, to destination: SecretPath, caller: Caller) throws {
         let label = "\(source) -> \(destination)"
         guard source != destination else { return }
+        var resultVersion: Int?
         do {
             try store.write { tx in
                 let secret = try Self.requireSecret(tx, source)
                 let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
-                let sameEnvironment = secret.environmentID == targetEnv.id
-                let target: ManagerDescriptor
-                if sameEnvironment, let current = try tx.manager(id: secret.managerID) {
-                    target = current
-                } else {
-                    target = try ManagerSelection.choose(named: nil, for: targetEnv, among: try tx.managers())
-                }
-                if target.isReadOnly {
-                    throw SecretError(.readOnly, "manager '\(target.name)' is read-only")
-                }
-                try requireSelectors(target, for: destination)
                 if let replaced = try tx.secret(at: destination) {
-                    try discardRemoteValues(tx, secret: replaced)
-                    try tx.deleteSecret(id: replaced.id)
+                    resultVersion = try replaceContent(tx, of: replaced, in: targetEnv, with: secret, caller: caller)
+                } else {
+                    try move(tx, secret, to: destination, in: targetEnv)
                 }
-                let targetManager = try managers.manager(for: target)
-                for version in try tx.versions(secretID: secret.id) {
-                    guard let sourceDescriptor = try tx.manager(id: version.managerID) else {
-                        throw SecretError(.corruptStore, "secret '\(source)' names a manager that does not exist")
-                    }
-                    try requireSelectors(sourceDescriptor, for: source)
-                    let sourceManager = try managers.manager(for: sourceDescriptor)
-                    let oldContext = EncryptionContext(path: source, version: version.number, managerID: sourceDescriptor.id)
-                    let plaintext = try sourceManager.open(version.payload, context: oldContext)
-                    let newContext = EncryptionContext(path: destination, version: version.number, managerID: target.id)
-                    let payload = try targetManager.seal(plaintext, context: newContext)
-                    try tx.replacePayload(secretID: secret.id, number: version.number, managerID: target.id, payload: payload)
-                    try sourceManager.discard(version.payload, context: oldContext)
-                }
-                try tx.moveSecret(id: secret.id, toEnvironmentID: targetEnv.id, name: destination.name)
-                try tx.setCurrentVersion(secretID: secret.id, version: secret.version, managerID: target.id)
             }
-            audit(.rename, label, version: nil, caller: caller, result: nil)
+            audit(.rename, label, version: resultVersion, caller: caller, result: nil)
         } catch {
             let failure = Self.domainError(error, doing: "rename '\(label)'")
             logFailure(failure, action: "rename", path: label)
             audit(.rename, label, version: nil, caller: caller, result: failure)
             throw failure
         }
+    }
+
+    /// Re-seals every version of `secret` for `destination` and moves it there.
+    private func move(_ tx: any StoreTransaction, _ secret: SecretSummary, to destination: SecretPath, in targetEnv: Environment) throws {
+        let target: ManagerDescriptor
+        if secret.environmentID == targetEnv.id, let current = try tx.manager(id: secret.managerID) {
+            target = current
+        } else {
+            target = try ManagerSelection.choose(named: nil, for: targetEnv, among: try tx.managers())
+        }
+        if target.isReadOnly {
+            throw SecretError(.readOnly, "manager '\(target.name)' is read-only")
+        }
+        try requireSelectors(target, for: destination)
+        let targetManager = try managers.manager(for: target)
+        for version in try tx.versions(secretID: secret.id) {
+            let (sourceManager, oldContext) = try sealer(tx, of: version, at: secret.path)
+            let plaintext = try sourceManager.open(version.payload, context: oldContext)
+            let newContext = EncryptionContext(path: destination, version: version.number, managerID: target.id)
+            let payload = try targetManager.seal(plaintext, context: newContext)
+            try tx.replacePayload(secretID: secret.id, number: version.number, managerID: target.id, payload: payload)
+            try sourceManager.discard(version.payload, context: oldContext)
+        }
+        try tx.moveSecret(id: secret.id, toEnvironmentID: targetEnv.id, name: destination.name)
+        try tx.setCurrentVersion(secretID: secret.id, version: secret.version, managerID: target.id)
+    }
+
+    /// Writes `source`'s current content as a new version of `replaced`, then deletes `source`; returns the new version.
+    private func replaceContent(_ tx: any StoreTransaction, of replaced: SecretSummary, in env: Environment, with source: SecretSummary, caller: Caller) throws -> Int {
+        guard let current = try tx.version(secretID: source.id, number: source.version) else {
+            throw SecretError(.corruptStore, "secret '\(source.path)' has no current version")
+        }
+        let (sourceManager, sourceContext) = try sealer(tx, of: current, at: source.path)
+        let plaintext = try sourceManager.open(current.payload, context: sourceContext)
+        let descriptor = try writableManager(tx, for: replaced.path, in: env, existing: replaced, named: nil)
+        let number = replaced.version + 1
+        let context = EncryptionContext(path: replaced.path, version: number, managerID: descriptor.id)
+        let payload = try managers.manager(for: descriptor).seal(plaintext, context: context)
+        try tx.insertVersion(SecretVersion(secretID: replaced.id, number: number, managerID: descriptor.id, payload: payload, size: plaintext.count, createdAt: Date(), creator: caller.creatorLabel))
+        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: descriptor.id)
+        try discardRemoteValues(tx, secret: source)
+        try tx.deleteSecret(id: source.id)
+        return number
+    }
+
+    /// The manager that sealed `version` of the secret at `path`, and the context it was sealed under.
+    private func sealer(_ tx: any StoreTransaction, of version: SecretVersion, at path: SecretPath) throws -> (any SecretsManager, EncryptionContext) {
+        guard let descriptor = try tx.manager(id: version.managerID) else {
+            throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
+        }
+        try requireSelectors(descriptor, for: path)
+        return (try managers.manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
     }
 
     // MARK: Audit

@@ -21,9 +21,9 @@ public struct StateDirectory: Sendable {
     /// The master key's path.
     public var masterKeyPath: String { "\(path)/\(Self.masterKeyName)" }
 
-    /// Uses `path` as it is.
+    /// Uses `path`, made absolute against the current directory (the daemon changes directory once mounted).
     public init(path: String) {
-        self.path = path
+        self.path = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// Resolves the directory: `explicit`, else `$SECRETFS_STATE_DIR`, else `/var/lib/secretfs` for root,

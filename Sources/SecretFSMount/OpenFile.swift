@@ -18,6 +18,8 @@ final class OpenFile: @unchecked Sendable {
     var dirty: Bool
     /// The secret was deleted while open: never commit.
     var orphaned = false
+    /// The last commit failed and the writer was told so; nothing is committed until it writes again.
+    var commitFailed = false
 
     init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool) {
         self.path = path

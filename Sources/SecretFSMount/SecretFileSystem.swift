@@ -176,6 +176,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             guard position + data.count <= settings.maximumFileSize else { throw Errno.fileTooLarge }
             open.content.write(data, at: position)
             open.dirty = true
+            open.commitFailed = false
             return data.count
         }
     }
@@ -190,6 +191,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 open.lock.withLock {
                     open.content.resize(to: size)
                     open.dirty = true
+                    open.commitFailed = false
                 }
                 return
             }
@@ -217,7 +219,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func release(_ path: String, handle: UInt64) throws {
         guard let open = openFiles.remove(handle) else { return }
         do {
-            try commit(open)
+            // A commit that already failed was reported to the writer; saving it later would surprise them.
+            if open.lock.withLock({ !open.commitFailed }) { try commit(open) }
         } catch {
             // release cannot report errors to the writer (flush already did); keep the previous version.
             logger.error("commit on release failed; the previous version stays current", metadata: ["secret": "\(open.path)"])
@@ -234,8 +237,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     try service.write(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
                     open.dirty = false
                 } catch let error as SecretError where [.readOnly, .tooLarge, .accessDenied].contains(error.code) {
+                    open.commitFailed = true
                     throw error
                 } catch {
+                    open.commitFailed = true
                     // Whatever the cause, the writer learns only that the commit failed.
                     throw Errno.ioError
                 }

@@ -12,4 +12,20 @@ public enum ProcessHardening {
         var limit = rlimit(rlim_cur: 0, rlim_max: 0)
         return setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) == 0
     }
+
+    /// Closes every descriptor above stderr that the process inherited.
+    ///
+    /// A daemon must not keep its parent's pipes and sockets open: it would leak them for its
+    /// whole life and keep the parent waiting for end-of-file. Call it first thing in `main`.
+    public static func closeInheritedDescriptors() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        let own = dirfd(directory)
+        var inherited: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let descriptor = Int32(name), descriptor > 2, descriptor != own { inherited.append(descriptor) }
+        }
+        closedir(directory)
+        for descriptor in inherited { close(descriptor) }
+    }
 }

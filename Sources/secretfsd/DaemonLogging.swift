@@ -6,7 +6,14 @@ import Synchronization
 enum DaemonLogging {
     private static let bootstrapped = Mutex(false)
 
-    static func logger(foreground: Bool, logFile: String?, verbose: Bool) -> Logger {
+    static func logger(foreground: Bool, logFile: String?, verbose: Bool) throws -> Logger {
+        if !foreground, let logFile {
+            let probe = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard probe >= 0 else {
+                throw LogFileError(message: "cannot open log file \(logFile): \(String(cString: strerror(errno)))")
+            }
+            close(probe)
+        }
         bootstrapped.withLock { done in
             guard !done else { return }
             done = true
@@ -35,6 +42,11 @@ enum DaemonLogging {
         var bytes = Array(text.utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
+}
+
+/// The log file given with --log-file cannot be opened.
+struct LogFileError: Error {
+    let message: String
 }
 
 /// A swift-log handler writing one line per message to a file descriptor or syslog.

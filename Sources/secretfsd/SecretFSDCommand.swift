@@ -4,6 +4,7 @@ import Logging
 import SecretCore
 import SecretFSKit
 import SecretFSMount
+import SecureMemory
 
 /// `secretfsd`: mount the secrets tree.
 @main
@@ -35,6 +36,11 @@ struct SecretFSDCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Log to this file when in the background (default: syslog).", valueName: "path")) var logFile: String?
     @Flag(help: "Log debugging detail.") var verbose = false
 
+    static func main() {
+        ProcessHardening.closeInheritedDescriptors()
+        main(nil)
+    }
+
     func validate() throws {
         guard let mode = UInt32(fileMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("invalid --file-mode '\(fileMode)': use octal permission bits such as 0400 or 0440")
@@ -47,7 +53,13 @@ struct SecretFSDCommand: ParsableCommand {
     }
 
     func run() throws {
-        let logger = DaemonLogging.logger(foreground: foreground, logFile: logFile, verbose: verbose)
+        let logger: Logger
+        do {
+            logger = try DaemonLogging.logger(foreground: foreground, logFile: logFile, verbose: verbose)
+        } catch let error as LogFileError {
+            DaemonLogging.announceError("secretfsd: error: \(error.message)\n")
+            throw ExitCode(2)
+        }
         let settings = MountSettings(
             uid: uid ?? getuid(), gid: gid ?? getgid(), filePermissions: UInt32(fileMode, radix: 8)!,
             readOnly: readOnly, maximumFileSize: maxFileSize)

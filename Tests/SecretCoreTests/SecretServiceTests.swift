@@ -144,6 +144,23 @@ import Testing
         #expect(try fixture.service.secret(at: try fixture.path("payments/dev/b")).managerName == "dev-keys")
     }
 
+    @Test func renameOntoAnExistingSecretAddsAVersionAndKeepsItsHistory() throws {
+        let fixture = try ServiceFixture()
+        try fixture.scope("payments", "prod")
+        try fixture.addLocalManager("team")
+        try fixture.set("payments/prod/config", "v1", manager: "team")
+        try fixture.set("payments/prod/config", "v2")
+        try fixture.set("payments/prod/sed123", "v3 edited")
+        try fixture.service.rename(try fixture.path("payments/prod/sed123"), to: try fixture.path("payments/prod/config"), caller: fixture.caller)
+        let summary = try fixture.service.secret(at: try fixture.path("payments/prod/config"))
+        #expect(summary.version == 3)
+        #expect(summary.managerName == "team")
+        #expect(summary.kind == .text)
+        #expect(try fixture.get("payments/prod/config") == "v3 edited")
+        #expect(try fixture.get("payments/prod/config", version: 1) == "v1")
+        #expect(throws: SecretError.self) { _ = try fixture.service.secret(at: try fixture.path("payments/prod/sed123")) }
+    }
+
     @Test func delegateSelectorsAreEnforcedWhenConfigured() throws {
         let fixture = try ServiceFixture()
         try fixture.scope("payments", "prod")

@@ -7,7 +7,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
     /// Creates `/tmp/secretfs-test-XXXXXX` with mode 0700.
     public init(prefix: String = "secretfs-test") {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix)-XXXXXX".utf8CString)
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.resolvingSymlinksInPath().path
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
         path = String(cString: made)
     }
