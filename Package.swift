@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
         .target(name: "SQLite", dependencies: ["CSQLite3"]),
         .target(name: "FUSE", dependencies: ["CFuse3"]),
+        .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
+        .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
 
 
 
@@ -39,7 +41,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Managers", dependencies: [
-            "SecretCore", "Crypto", "SecureMemory",
+            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSMount", dependencies: [
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,9 @@ import Glibc
 #endif
 import Foundation
 import Logging
+@_exported import struct Managers.CredentialSealer
+@_exported import struct Managers.AWSManagerConfig
+@_exported import enum Managers.AWSCredentialType
 import Managers
 import SecretCore
 import SecureMemory
@@ -36,6 +39,14 @@ public enum SecretFS {
         let store = try SQLiteSecretStore(path: state.databasePath, create: false, logger: logger)
         let registry = ManagerRegistry(masterKey: try state.loadMasterKey(), logger: logger)
         return SecretService(store: store, managers: registry, options: options, logger: logger)
+    }
+}
+
+extension SecretFS {
+    /// The sealer for manager credentials, keyed from the state directory's master key.
+    public static func credentialSealer(_ state: StateDirectory) throws -> CredentialSealer {
+        try state.checkPermissions()
+        return CredentialSealer(masterKey: try state.loadMasterKey())
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SecretCore
+import SecretFSKit
 
 extension ManagerCommand {
     struct List: ParsableCommand {
@@ -42,7 +43,10 @@ struct ManagerView: Encodable {
         secrets = secretCount
         scopes = descriptor.scopes.map(\.description)
         delegateSelectors = descriptor.selectors
-        config = descriptor.config
+        // The key ARN's account is masked, as Harness masks the whole ARN; credentials never leave their seal.
+        config = descriptor.config.reduce(into: [:]) { result, entry in
+            result[entry.key] = entry.key.hasSuffix("-arn") ? AWSManagerConfig.masked(entry.value) : entry.value
+        }
         credentials = descriptor.sealedCredentials == nil ? nil : "********"
         created = descriptor.createdAt
     }

@@ -20,8 +20,8 @@ public final class MountedSecretFS: @unchecked Sendable {
 
     /// Runs the CLI against this state directory, failing on a non-zero status unless `allowFailure`.
     @discardableResult
-    public func cli(_ arguments: String..., stdin: String? = nil, allowFailure: Bool = false) throws -> ProgramResult {
-        let result = try runProgram(BuiltProducts.path("secretfs"), arguments, stdin: stdin.map { Data($0.utf8) }, environment: ["SECRETFS_STATE_DIR": state])
+    public func cli(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:], allowFailure: Bool = false) throws -> ProgramResult {
+        let result = try runProgram(BuiltProducts.path("secretfs"), arguments, stdin: stdin.map { Data($0.utf8) }, environment: environment.merging(["SECRETFS_STATE_DIR": state]) { $1 })
         if result.status != 0 && !allowFailure {
             throw TestFailure("secretfs \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
         }
@@ -35,7 +35,7 @@ public final class MountedSecretFS: @unchecked Sendable {
     }
 
     /// Starts `secretfsd --foreground` with extra arguments and waits until the mount is live.
-    public func mount(_ arguments: [String] = []) throws {
+    public func mount(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer {
@@ -43,7 +43,7 @@ public final class MountedSecretFS: @unchecked Sendable {
             close(null)
         }
         let process = try ChildProcess(BuiltProducts.path("secretfsd"), [mountpoint, "--state-dir", state, "--foreground"] + arguments,
-                                       environment: ProcessInfo.processInfo.environment, stdin: null, stdout: null, stderr: log)
+                                       environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, stdin: null, stdout: null, stderr: log)
         daemon = process
         let deadline = Date().addingTimeInterval(15)
         while !isMounted {

@@ -1,0 +1,44 @@
+import AWS
+import Crypto
+import Foundation
+import HTTP
+import SecureMemory
+import Testing
+
+/// AWS's published SigV4 example (IAM ListUsers) and the response scanners.
+@Suite struct SigV4Tests {
+    @Test func publishedListUsersVector() {
+        let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: SecureBytes(copying: Array("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".utf8)))
+        let url = URL(string: "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08")!
+        let headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", "iam.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")]
+        let result = SigV4.signature(method: "GET", url: url, headers: headers,
+                                     payloadHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                                     credentials: credentials, region: "us-east-1", service: "iam", timestamp: "20150830T123600Z")
+        #expect(Hex.encode(SHA256.hash(Array(result.canonicalRequest.utf8))) == "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
+        #expect(Hex.encode(result.signingKey) == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
+        #expect(result.signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+        #expect(result.authorization == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
+    }
+
+    @Test func signingAddsSessionTokenAndHost() {
+        let credentials = AWSCredentials(accessKeyID: "AKID", secretAccessKey: SecureBytes(copying: Array("secret".utf8)), sessionToken: SecureBytes(copying: Array("token".utf8)))
+        var request = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:4566/")!, body: SecureBytes(copying: Array("{}".utf8)))
+        SigV4.sign(&request, credentials: credentials, region: "us-east-1", service: "kms", date: Date(timeIntervalSince1970: 1_440_938_160))
+        let names = request.headers.map { $0.0 }
+        #expect(names.contains("Host") && names.contains("X-Amz-Security-Token") && names.contains("Authorization"))
+        #expect(request.headers.first { $0.0 == "Host" }?.1 == "127.0.0.1:4566")
+        #expect(request.headers.first { $0.0 == "X-Amz-Date" }?.1 == "20150830T123600Z")
+        #expect(request.headers.first { $0.0 == "Authorization" }?.1.contains("SignedHeaders=host;x-amz-date;x-amz-security-token") == true)
+    }
+
+    @Test func scannersReadFieldsWithoutFoundation() {
+        let body = SecureBytes(copying: Array(#"{"CiphertextBlob": "AQID", "KeyId":"arn:aws:kms:us-east-1:111122223333:key\/abc", "Plaintext" : "AAECAwQFBgc="}"#.utf8))
+        #expect(JSONFields.string("KeyId", in: body) == "arn:aws:kms:us-east-1:111122223333:key/abc")
+        #expect(JSONFields.secretBase64("Plaintext", in: body)?.unprotectedArray() == [0, 1, 2, 3, 4, 5, 6, 7])
+        #expect(JSONFields.string("Missing", in: body) == nil)
+        let xml = SecureBytes(copying: Array("<Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s/k+</SecretAccessKey></Credentials>".utf8))
+        #expect(JSONFields.xmlElement("SecretAccessKey", in: xml)?.unprotectedArray() == Array("s/k+".utf8))
+        let encoded = Base64Secure.encode(SecureBytes(copying: Array("any carnal pleas".utf8)))
+        #expect(encoded.unprotectedArray() == Array("YW55IGNhcm5hbCBwbGVhcw==".utf8))
+    }
+}
