@@ -123,6 +123,10 @@ import Testing
         #expect(viaContainer.status == 0, "\(viaContainer.stderr)")
         try fs.cli("secret", "set", "payments/prod/k", "--manager", "host", stdin: "from-host-role", environment: container)
         #expect(try fs.cli("secret", "get", "payments/prod/k", environment: imds).output == "from-host-role")
+        // Without --endpoint the AWS_ENDPOINT_URL_KMS convention points the manager at the emulator.
+        try fs.cli("manager", "add", "aws-kms", "by-env", "--key-arn", moto.keyARN)
+        let byEnvironment = try fs.cli("manager", "test", "by-env", environment: imds.merging(["AWS_ENDPOINT_URL_KMS": moto.endpoint]) { $1 }, allowFailure: true)
+        #expect(byEnvironment.status == 0, "\(byEnvironment.stderr)")
         let badToken = container.merging(["AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"]) { $1 }
         let refused = try fs.cli("manager", "test", "host", environment: badToken, allowFailure: true)
         #expect(refused.status == 11)
