@@ -7,22 +7,36 @@ import SecureMemory
 /// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
 /// kernel's concurrent calls on one handle.
 final class OpenFile: @unchecked Sendable {
-    // Unchecked: every mutable field is guarded by `lock`.
+    // Unchecked: `content`, `dirty` and `commitFailed` are guarded by `lock`, which a commit holds
+    // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
+    // `identityLock`, so the handle table can read them without waiting for a commit.
     let lock = NSLock()
-    var path: SecretPath
+    private let identityLock = NSLock()
+    private var currentPath: SecretPath
+    private var isOrphaned = false
     let writable: Bool
     let appends: Bool
     let content: SecureBytes
     var kind: SecretKind
     /// Changed since the last commit.
     var dirty: Bool
-    /// The secret was deleted while open: never commit.
-    var orphaned = false
+
+    /// Where a commit writes.
+    var path: SecretPath {
+        get { identityLock.withLock { currentPath } }
+        set { identityLock.withLock { currentPath = newValue } }
+    }
+
+    /// The secret was deleted or replaced while open: never commit.
+    var orphaned: Bool {
+        get { identityLock.withLock { isOrphaned } }
+        set { identityLock.withLock { isOrphaned = newValue } }
+    }
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
 
     init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool) {
-        self.path = path
+        self.currentPath = path
         self.writable = writable
         self.appends = appends
         self.content = content

@@ -11,6 +11,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let settings: MountSettings
     let logger: Logger
     private let openFiles = OpenFileTable()
+    /// The root's mtime: when the mount started.
+    private let mountedAt = Date()
 
     init(service: SecretService, settings: MountSettings, logger: Logger) {
         self.service = service
@@ -37,7 +39,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             switch try TreePath(path) {
             case .root:
-                return directory(modified: Date(timeIntervalSince1970: 0))
+                return directory(modified: mountedAt)
             case .application(let app):
                 return directory(modified: try service.application(named: try existingName(app)).createdAt)
             case .environment(let app, let env):
@@ -260,7 +262,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             } catch let error as SecretError where error.code == .notFound && writers.contains(where: { !$0.orphaned }) {
                 // Created through the mount and not yet committed: removing it just drops the buffer.
             }
-            for writer in writers { writer.lock.withLock { writer.orphaned = true } }
+            for writer in writers { writer.orphaned = true }
         }
     }
 
@@ -278,8 +280,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 for writer in writers { try commit(writer) }
                 if noReplace, (try? service.secret(at: toPath)) != nil { throw Errno.fileExists }
                 try service.rename(fromPath, to: toPath, caller: Caller.currentRequest())
-                for writer in openFiles.writers(of: toPath) { writer.lock.withLock { writer.orphaned = true } }
-                for writer in writers { writer.lock.withLock { writer.path = toPath; writer.orphaned = false } }
+                for writer in openFiles.writers(of: toPath) { writer.orphaned = true }
+                for writer in writers {
+                    writer.path = toPath
+                    writer.orphaned = false
+                }
             case (.application, _), (.environment, _):
                 // Scopes cannot be renamed in place; EXDEV makes mv fall back to copy and delete.
                 throw Errno.crossDevice
