@@ -219,3 +219,18 @@ public enum SpawnGate {
         return try body()
     }
 }
+
+/// A counter shared by test threads.
+public final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    /// Creates a counter at zero.
+    public init() {}
+
+    /// The current count.
+    public var value: Int { lock.withLock { count } }
+
+    /// Adds one.
+    public func increment() { lock.withLock { count += 1 } }
+}
