@@ -223,10 +223,10 @@ public final class SecretService: Sendable {
     }
 
     /// Decrypts the current (or a given) version of a secret through the manager that sealed it.
-    public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller) throws -> (value: SecureBytes, version: SecretVersion) {
+    public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller) throws -> (value: SecureBytes, version: SecretVersion, kind: SecretKind) {
         var versionNumber = requested
         do {
-            let (version, descriptor) = try store.read { tx -> (SecretVersion, ManagerDescriptor) in
+            let (version, descriptor, kind) = try store.read { tx -> (SecretVersion, ManagerDescriptor, SecretKind) in
                 let secret = try Self.requireSecret(tx, path)
                 let number = requested ?? secret.version
                 versionNumber = number
@@ -236,13 +236,13 @@ public final class SecretService: Sendable {
                 guard let descriptor = try tx.manager(id: version.managerID) else {
                     throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
                 }
-                return (version, descriptor)
+                return (version, descriptor, secret.kind)
             }
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
             let value = try managers.manager(for: descriptor).open(version.payload, context: context)
             audit(.read, path.description, version: version.number, caller: caller, result: nil)
-            return (value, version)
+            return (value, version, kind)
         } catch {
             let failure = Self.domainError(error, doing: "read '\(path)'")
             logFailure(failure, action: "read", path: path.description)

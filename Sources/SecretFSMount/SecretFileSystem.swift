@@ -136,9 +136,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let secret = try TreePath(path).existingSecret()
             let caller = Caller.currentRequest()
             guard flags.writes else {
-                let (value, _) = try service.read(secret, caller: caller)
-                let summary = try service.secret(at: secret)
-                return openFiles.insert(OpenFile(path: secret, writable: false, appends: false, content: value, kind: summary.kind, dirty: false))
+                let (value, _, kind) = try service.read(secret, caller: caller)
+                return openFiles.insert(OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false))
             }
             try refuseWhenReadOnly()
             let summary = try service.secret(at: secret)
@@ -200,10 +199,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             // truncate(2) on a file nobody has open for writing: read, resize, commit a new version.
             let caller = Caller.currentRequest()
             try service.checkWritable(secret)
-            let (value, _) = try service.read(secret, caller: caller)
+            let (value, _, kind) = try service.read(secret, caller: caller)
             guard value.count != size else { return }
             value.resize(to: size)
-            let kind = try service.secret(at: secret).kind
             try service.write(secret, value: value, kind: kind, caller: caller)
         }
     }

@@ -15,7 +15,7 @@ extension SecretCommand {
         func run() throws {
             try performing {
                 let path = try SecretPath(parsing: path)
-                let (value, _) = try global.service().read(path, version: version, caller: cliCaller)
+                let value = try global.service().read(path, version: version, caller: cliCaller).value
                 try ValueInput.writeToStandardOutput(value)
             }
         }
