@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "FUSE", dependencies: ["CFuse3"]),
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
+        .target(name: "Vault", dependencies: ["HTTP", "SecureMemory"]),
 
 
 
@@ -41,7 +42,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Managers", dependencies: [
-            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS",
+            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSMount", dependencies: [
@@ -71,6 +72,7 @@ let package = Package(
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
+        .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -53,7 +53,11 @@ public final class AWSJSONClient: Sendable {
 
     /// Calls `operation` with a JSON body and returns the response body (which may hold secrets).
     public func call(_ operation: String, body: [String: Any]) throws -> SecureBytes {
-        let payload = SecureBytes(copying: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]))
+        try call(operation, payload: SecureBytes(copying: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])))
+    }
+
+    /// Calls `operation` with a prebuilt JSON body (one that carries a secret value).
+    public func call(_ operation: String, payload: SecureBytes) throws -> SecureBytes {
         var attempt = 0
         while true {
             attempt += 1

@@ -5,6 +5,7 @@ import Logging
 import SecretCore
 import SecureMemory
 import Synchronization
+import Vault
 
 /// Builds and caches the working manager for each stored descriptor.
 ///
@@ -43,8 +44,27 @@ public final class ManagerRegistry: ManagerProvider {
             let endpoint = AWSEndpoint.resolve(service: "kms", region: config.region, configured: descriptor.config["endpoint"])
             let kms = KMSClient(http: http, endpoint: endpoint, credentials: try credentialsProvider(descriptor, config), timeout: config.requestTimeout)
             return AWSKMSManager(descriptor: descriptor, kms: kms, keyARN: config.keyARN ?? "")
-        case .awsSecretsManager, .vault:
-            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)' has type \(descriptor.type.rawValue), which this build does not support yet")
+        case .awsSecretsManager:
+            let config = try AWSManagerConfig(descriptor)
+            let endpoint = AWSEndpoint.resolve(service: "secretsmanager", region: config.region, configured: descriptor.config["endpoint"])
+            let client = SecretsManagerClient(http: http, endpoint: endpoint, credentials: try credentialsProvider(descriptor, config), timeout: config.requestTimeout)
+            return AWSSecretsManagerManager(descriptor: descriptor, client: client, logger: logger)
+        case .vault:
+            guard let url = descriptor.config["url"].flatMap(URL.init(string:)) else {
+                throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no Vault URL")
+            }
+            let stored = try descriptor.sealedCredentials.map { try sealer.open($0, for: descriptor.name) } ?? [:]
+            let auth: VaultAuth
+            if let roleID = descriptor.config["approle-role-id"] {
+                guard let secretID = stored["secret-id"] else { throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no stored AppRole secret ID") }
+                auth = .appRole(roleID: roleID, secretID: secretID)
+            } else {
+                guard let token = stored["token"] else { throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no stored Vault token") }
+                auth = .token(token, renewInterval: Double(descriptor.config["renew-interval"] ?? "").map { $0 * 60 })
+            }
+            let timeout = Double(descriptor.config["request-timeout"] ?? "") ?? 10
+            let client = VaultClient(http: http, base: url, namespace: descriptor.config["namespace"], auth: auth, timeout: timeout)
+            return VaultManager(descriptor: descriptor, client: client, logger: logger)
         }
     }
 

@@ -264,6 +264,7 @@ public final class SecretService: Sendable {
             let written = try store.write { tx -> SecretVersion in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 let existing = try tx.secret(at: path)
+                if let existing { try Self.refuseLinked(tx, existing) }
                 let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
                 let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
                 let number = (existing?.version ?? 0) + 1
@@ -330,8 +331,10 @@ public final class SecretService: Sendable {
         do {
             try store.write { tx in
                 let secret = try Self.requireSecret(tx, source)
+                try Self.refuseLinked(tx, secret)
                 let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
                 if let replaced = try tx.secret(at: destination) {
+                    try Self.refuseLinked(tx, replaced)
                     resultVersion = try replaceContent(tx, of: replaced, in: targetEnv, with: secret, caller: caller)
                 } else {
                     try move(tx, secret, to: destination, in: targetEnv)
@@ -359,14 +362,17 @@ public final class SecretService: Sendable {
         }
         try requireSelectors(target, for: destination)
         let targetManager = try managers.manager(for: target)
+        var lastSource: (manager: any SecretsManager, payload: StoredPayload, context: EncryptionContext)?
         for version in try tx.versions(secretID: secret.id) {
             let (sourceManager, oldContext) = try sealer(tx, of: version, at: secret.path)
             let plaintext = try sourceManager.open(version.payload, context: oldContext)
             let newContext = EncryptionContext(path: destination, version: version.number, managerID: target.id)
             let payload = try targetManager.seal(plaintext, context: newContext)
             try tx.replacePayload(secretID: secret.id, number: version.number, managerID: target.id, payload: payload)
-            try sourceManager.discard(version.payload, context: oldContext)
+            lastSource = (sourceManager, version.payload, oldContext)
         }
+        // An external store keeps all versions under one name: forget it once, after every version moved.
+        if let lastSource { try lastSource.manager.discard(lastSource.payload, context: lastSource.context) }
         try tx.moveSecret(id: secret.id, toEnvironmentID: targetEnv.id, name: destination.name)
         try tx.setCurrentVersion(secretID: secret.id, version: secret.version, managerID: target.id)
     }
@@ -396,6 +402,45 @@ public final class SecretService: Sendable {
         }
         try requireSelectors(descriptor, for: path)
         return (try managers.manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
+    }
+
+    /// Makes an existing external value (an AWS Secrets Manager secret, a Vault key) appear as `path`, without copying it.
+    @discardableResult
+    public func link(_ path: SecretPath, manager managerName: ResourceName, remote: String, kind: SecretKind, caller: Caller) throws -> SecretVersion {
+        do {
+            let linked = try store.write { tx -> SecretVersion in
+                let env = try Self.requireEnvironment(tx, path.application, path.environment)
+                if try tx.secret(at: path) != nil {
+                    throw SecretError(.alreadyExists, "secret '\(path)' already exists")
+                }
+                let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
+                try requireSelectors(descriptor, for: path)
+                let (payload, size) = try managers.manager(for: descriptor).link(remote: remote)
+                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
+                let version = SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
+                try tx.insertVersion(version)
+                try tx.setCurrentVersion(secretID: secretID, version: 1, managerID: descriptor.id)
+                return version
+            }
+            audit(.write, path.description, version: 1, caller: caller, result: nil)
+            return linked
+        } catch {
+            let failure = Self.domainError(error, doing: "link '\(path)'")
+            logFailure(failure, action: "link", path: path.description)
+            audit(.write, path.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// When the current value of a reference secret was last fetched from its store; nil for others.
+    public func fetchedAt(_ path: SecretPath) throws -> Date? {
+        let (version, descriptor) = try store.read { tx -> (SecretVersion?, ManagerDescriptor?) in
+            let secret = try Self.requireSecret(tx, path)
+            let version = try tx.version(secretID: secret.id, number: secret.version)
+            return (version, try version.flatMap { try tx.manager(id: $0.managerID) })
+        }
+        guard let version, let descriptor, version.payload.remoteReference != nil else { return nil }
+        return try managers.manager(for: descriptor).fetchedAt(version.payload)
     }
 
     // MARK: Audit
@@ -444,12 +489,21 @@ public final class SecretService: Sendable {
         }
     }
 
+    /// Forgets the external value behind a secret once (its current version names the remote
+    /// secret that holds every version); linked secrets are not ours to delete.
     private func discardRemoteValues(_ tx: any StoreTransaction, secret: SecretSummary) throws {
-        for version in try tx.versions(secretID: secret.id) where version.payload.remoteReference != nil {
-            guard let descriptor = try tx.manager(id: version.managerID) else { continue }
-            let context = EncryptionContext(path: secret.path, version: version.number, managerID: descriptor.id)
-            try managers.manager(for: descriptor).discard(version.payload, context: context)
-        }
+        guard let current = try tx.version(secretID: secret.id, number: secret.version),
+              let reference = RemoteReference.of(current.payload), !reference.linked,
+              let descriptor = try tx.manager(id: current.managerID) else { return }
+        let context = EncryptionContext(path: secret.path, version: current.number, managerID: descriptor.id)
+        try managers.manager(for: descriptor).discard(current.payload, context: context)
+    }
+
+    /// Refuses to change a secret linked to an external value: it is changed at its source.
+    static func refuseLinked(_ tx: any StoreTransaction, _ secret: SecretSummary) throws {
+        guard let current = try tx.version(secretID: secret.id, number: secret.version),
+              RemoteReference.of(current.payload)?.linked == true else { return }
+        throw SecretError(.readOnly, "secret '\(secret.path)' is linked to an external secret; change it at its source")
     }
 
     static func requireEnvironment(_ tx: any StoreTransaction, _ application: ResourceName, _ name: ResourceName) throws -> Environment {

@@ -1,3 +1,4 @@
+import Foundation
 import SecureMemory
 
 /// The facts every ciphertext is bound to, so a row copied onto another secret fails to decrypt.
@@ -59,11 +60,25 @@ public protocol SecretsManager: Sendable {
 
     /// Checks that the manager works end to end, throwing an error that names the cause.
     func test() throws
+
+    /// A payload pointing at an existing external value (Harness's "reference" secrets), and its size.
+    func link(remote: String) throws -> (payload: StoredPayload, size: Int)
+
+    /// When the value behind `payload` was last fetched from its external store, if it was.
+    func fetchedAt(_ payload: StoredPayload) -> Date?
 }
 
 extension SecretsManager {
     /// Envelope managers keep everything in our database, so discarding is a no-op.
     public func discard(_ payload: StoredPayload, context: EncryptionContext) throws {}
+
+    /// Only managers that hold values can link to existing ones.
+    public func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
+        throw SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no values to link to; use an aws-secrets-manager or vault manager")
+    }
+
+    /// Envelope managers fetch nothing.
+    public func fetchedAt(_ payload: StoredPayload) -> Date? { nil }
 }
 
 /// Builds working managers from their stored descriptors.

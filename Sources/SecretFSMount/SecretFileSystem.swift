@@ -102,13 +102,19 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let environment = try service.environment(try existingName(env), in: try existingName(app))
                 return ["user.secretfs.type": environment.type.rawValue]
             case .secret:
-                let summary = try service.secret(at: try TreePath(path).existingSecret())
-                return [
+                let secret = try TreePath(path).existingSecret()
+                let summary = try service.secret(at: secret)
+                var attributes = [
                     "user.secretfs.manager": summary.managerName,
                     "user.secretfs.version": String(summary.version),
                     "user.secretfs.kind": summary.kind.rawValue,
                     "user.secretfs.created": summary.createdAt.formatted(.iso8601),
                 ]
+                // Reference secrets (AWS Secrets Manager, Vault) also say when the value was last fetched.
+                if let fetched = try service.fetchedAt(secret) {
+                    attributes["user.secretfs.fetched-at"] = fetched.formatted(.iso8601)
+                }
+                return attributes
             }
         }
     }

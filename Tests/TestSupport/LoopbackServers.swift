@@ -117,3 +117,53 @@ public enum Fixtures {
         }
     }
 }
+
+/// The Vault HTTP API stand-in (`vault_standin.py`) on a loopback port.
+public final class VaultStandIn: @unchecked Sendable {
+    /// Base URL.
+    public let url: String
+    /// A valid root token.
+    public let rootToken = "root-\(UUID().uuidString)"
+    /// The AppRole role ID.
+    public let roleID = "role-\(UUID().uuidString)"
+    /// The AppRole secret ID.
+    public let secretID = "secret-\(UUID().uuidString)"
+    private let process: ChildProcess
+
+    /// Starts the stand-in (mounts: `secret` is KV v2, `kv` is KV v1).
+    public init(loginTTL: Int = 3600) throws {
+        let port = Int.random(in: 60_000..<64_000)
+        url = "http://127.0.0.1:\(port)"
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["VAULT_STANDIN_TTL"] = String(loginTTL)
+        process = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("vault_standin.py"), String(port), rootToken, roleID, secretID],
+                                   environment: environment, stdin: null, stdout: null, stderr: null)
+        let deadline = Date().addingTimeInterval(15)
+        while !Fixtures.canConnect(port: port) {
+            if process.hasExited || Date() > deadline { throw TestFailure("Vault stand-in did not start") }
+            usleep(50_000)
+        }
+    }
+
+    /// Calls a `/_test/…` control endpoint and returns its JSON.
+    @discardableResult
+    public func control(_ method: String, _ path: String, body: String = "{}") throws -> [String: Any] {
+        let result = try runProgram("/usr/bin/curl", ["-s", "-X", method, "-d", body, "\(url)/_test/\(path)"])
+        return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+    }
+
+    /// Reads `/v1/PATH` with the root token (as an operator would check what Vault holds).
+    public func read(_ path: String, namespace: String? = nil) throws -> [String: Any] {
+        var arguments = ["-s", "-H", "X-Vault-Token: \(rootToken)", "\(url)/v1/\(path)"]
+        if let namespace { arguments += ["-H", "X-Vault-Namespace: \(namespace)"] }
+        let result = try runProgram("/usr/bin/curl", arguments)
+        return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+    }
+
+    deinit {
+        kill(process.pid, SIGKILL)
+        _ = try? process.wait(timeout: 5)
+    }
+}

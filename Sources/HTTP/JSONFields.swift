@@ -138,3 +138,99 @@ public enum Base64Secure {
         return out
     }
 }
+
+/// Building and reading JSON string values that hold secrets, without Swift `String` copies.
+public enum SecureJSON {
+    /// Appends `value` to `out` as a quoted, escaped JSON string.
+    public static func appendString(_ value: SecureBytes, to out: SecureBytes) {
+        out.append(contentsOf: [UInt8(ascii: "\"")])
+        value.withUnsafeBytes { bytes in
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: Array("\\\"".utf8))
+                case UInt8(ascii: "\\"): out.append(contentsOf: Array("\\\\".utf8))
+                case 0x0a: out.append(contentsOf: Array("\\n".utf8))
+                case 0x0d: out.append(contentsOf: Array("\\r".utf8))
+                case 0x09: out.append(contentsOf: Array("\\t".utf8))
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
+                default: out.append(contentsOf: CollectionOfOne(byte))
+                }
+            }
+        }
+        out.append(contentsOf: [UInt8(ascii: "\"")])
+    }
+
+    /// A JSON object body: the non-secret fields from `fields`, plus `secretField` set to `secret` as a string.
+    public static func object(_ fields: [String: Any], secretField: String, secret: SecureBytes) throws -> SecureBytes {
+        let plain = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        let out = SecureBytes(copying: plain.dropLast())  // drop the closing brace
+        if fields.count > 0 { out.append(contentsOf: Array(",".utf8)) }
+        out.append(contentsOf: Array("\"\(secretField)\":".utf8))
+        appendString(secret, to: out)
+        out.append(contentsOf: Array("}".utf8))
+        return out
+    }
+
+    /// The first string value of `"name"` in `body`, unescaped into a secure buffer.
+    public static func string(_ name: String, in body: SecureBytes) -> SecureBytes? {
+        guard let raw = JSONFields.secretString(name, in: body) else { return nil }
+        let out = SecureBytes()
+        raw.withUnsafeBytes { bytes in
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                guard byte == UInt8(ascii: "\\"), index + 1 < bytes.count else {
+                    out.append(contentsOf: CollectionOfOne(byte))
+                    index += 1
+                    continue
+                }
+                let escaped = bytes[index + 1]
+                index += 2
+                switch escaped {
+                case UInt8(ascii: "n"): out.append(contentsOf: [0x0a])
+                case UInt8(ascii: "r"): out.append(contentsOf: [0x0d])
+                case UInt8(ascii: "t"): out.append(contentsOf: [0x09])
+                case UInt8(ascii: "b"): out.append(contentsOf: [0x08])
+                case UInt8(ascii: "f"): out.append(contentsOf: [0x0c])
+                case UInt8(ascii: "u") where index + 4 <= bytes.count:
+                    let hex = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + 4)]), as: UTF8.self)
+                    index += 4
+                    var scalar = UInt32(hex, radix: 16) ?? 0xfffd
+                    // A surrogate pair: \uD8xx\uDCxx.
+                    if (0xd800..<0xdc00).contains(scalar), index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+                       let low = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 2)..<(index + 6)]), as: UTF8.self), radix: 16) {
+                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
+                        index += 6
+                    }
+                    out.append(contentsOf: Array(String(UnicodeScalar(scalar).map(Character.init) ?? "\u{fffd}").utf8))
+                default: out.append(contentsOf: CollectionOfOne(escaped))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Whether the bytes are valid UTF-8 text (so a store can keep them as a string, not base64).
+    public static func isUTF8(_ value: SecureBytes) -> Bool {
+        value.withUnsafeBytes { bytes in
+            var index = 0
+            while index < bytes.count {
+                let lead = bytes[index]
+                let length: Int
+                switch lead {
+                case 0x00...0x7f: length = 1
+                case 0xc2...0xdf: length = 2
+                case 0xe0...0xef: length = 3
+                case 0xf0...0xf4: length = 4
+                default: return false
+                }
+                guard index + length <= bytes.count else { return false }
+                for offset in 1..<max(length, 1) where bytes[index + offset] & 0xc0 != 0x80 { return false }
+                index += length
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import SecretCore
+import SecretFSKit
+
+extension ManagerCommand {
+    struct AddAWSSecretsManager: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "aws-secrets-manager",
+            abstract: "Add an AWS Secrets Manager manager: the value lives in AWS, secretfs keeps a reference.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The manager's name.") var name: String
+        @Option(help: ArgumentHelp("Remote names are PREFIX/APP/ENV/NAME.", valueName: "prefix")) var prefix: String?
+        @Option(help: ArgumentHelp("Days AWS keeps a deleted secret recoverable, 7-30 (default 30).", valueName: "days")) var recoveryWindowDays: Int = 30
+        @Flag(help: "Delete remote secrets at once, without a recovery window.") var forceDelete = false
+        @OptionGroup var caching: ReferenceCacheOptions
+        @OptionGroup var aws: AWSCredentialOptions
+        @OptionGroup var common: ManagerCommonOptions
+
+        func run() throws {
+            try performing {
+                let name = try ResourceName(name, what: "manager")
+                try aws.check(selectors: common.selectors)
+                guard (7...30).contains(recoveryWindowDays) else {
+                    throw SecretError(.invalidArgument, "--recovery-window-days must be between 7 and 30")
+                }
+                var config = try aws.config()
+                if let prefix {
+                    guard prefix.wholeMatch(of: /[A-Za-z0-9\/_+=.@-]{1,256}/) != nil else {
+                        throw SecretError(.invalidArgument, "invalid --prefix: use letters, digits and / _ + = . @ -")
+                    }
+                    config["prefix"] = prefix
+                }
+                config["recovery-window-days"] = String(recoveryWindowDays)
+                if forceDelete { config["force-delete"] = "true" }
+                try caching.apply(to: &config)
+                let draft = ManagerDraft(
+                    name: name, type: .awsSecretsManager, config: config,
+                    sealedCredentials: try aws.sealedCredentials(for: name, state: global.state),
+                    scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
+                let added = try global.service().addManager(draft)
+                print("added manager \(added.name) (aws-secrets-manager)\(added.isDefault ? ", now the default" : "")")
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SecretCore
+import SecretFSKit
+import SecureMemory
+
+extension ManagerCommand {
+    struct AddVault: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vault",
+            abstract: "Add a HashiCorp Vault manager: the value lives in a KV engine, secretfs keeps a reference.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The manager's name.") var name: String
+        @Option(help: ArgumentHelp("Vault's address, e.g. https://vault.example.com:8200.", valueName: "url")) var url: String
+        @Option(help: ArgumentHelp("File holding a (periodic) token, or '-' for standard input.", valueName: "path")) var tokenFile: String?
+        @Option(help: ArgumentHelp("AppRole role ID.", valueName: "id")) var approleRoleId: String?
+        @Option(help: ArgumentHelp("File holding the AppRole secret ID, or '-' for standard input.", valueName: "path")) var approleSecretIdFile: String?
+        @Option(help: ArgumentHelp("KV engine mount (default secret).", valueName: "mount")) var engine: String = "secret"
+        @Option(help: ArgumentHelp("KV engine version, 2 (default) or 1.", valueName: "n")) var kvVersion: Int = 2
+        @Option(help: ArgumentHelp("Path under the engine for secretfs's secrets (default secretfs).", valueName: "path")) var basePath: String = "secretfs"
+        @Option(help: ArgumentHelp("Vault Enterprise namespace.", valueName: "ns")) var namespace: String?
+        @Flag(help: "Never write: reads and links only (EROFS on writes; cannot be the default).") var readOnly = false
+        @Option(help: ArgumentHelp("Renew the token every N minutes (token auth).", valueName: "minutes")) var renewInterval: Int?
+        @Option(help: ArgumentHelp("Seconds one Vault request may take, 1-120 (default 10).", valueName: "seconds")) var requestTimeout: Int = 10
+        @OptionGroup var caching: ReferenceCacheOptions
+        @OptionGroup var common: ManagerCommonOptions
+
+        func run() throws {
+            try performing {
+                let name = try ResourceName(name, what: "manager")
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                    throw SecretError(.invalidArgument, "invalid --url '\(url)': expected http(s)://HOST[:PORT]")
+                }
+                guard [1, 2].contains(kvVersion) else { throw SecretError(.invalidArgument, "--kv-version must be 1 or 2") }
+                guard engine.wholeMatch(of: /[A-Za-z0-9_.\/-]{1,128}/) != nil else { throw SecretError(.invalidArgument, "invalid --engine '\(engine)'") }
+                guard basePath.wholeMatch(of: /[A-Za-z0-9_.\/-]{0,256}/) != nil else { throw SecretError(.invalidArgument, "invalid --base-path '\(basePath)'") }
+                guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
+                if readOnly && common.makeDefault { throw SecretError(.invalidArgument, "a read-only manager cannot be the default") }
+                let useToken = tokenFile != nil
+                let useAppRole = approleRoleId != nil || approleSecretIdFile != nil
+                guard useToken != useAppRole else {
+                    throw SecretError(.invalidArgument, "give either --token-file, or --approle-role-id with --approle-secret-id-file")
+                }
+                if let renewInterval, !useToken || renewInterval < 1 {
+                    throw SecretError(.invalidArgument, "--renew-interval takes whole minutes and applies to token auth only")
+                }
+                var config = ["url": url, "engine": engine, "kv-version": String(kvVersion), "base-path": basePath, "request-timeout": String(requestTimeout)]
+                config["namespace"] = namespace
+                if readOnly { config["read-only"] = "true" }
+                if let renewInterval { config["renew-interval"] = String(renewInterval) }
+                let sealer = try SecretFS.credentialSealer(global.state)
+                let sealed: [UInt8]
+                if let tokenFile {
+                    sealed = try sealer.seal([("token", try Self.readCredential(tokenFile, what: "token"))], for: name)
+                } else {
+                    guard let roleID = approleRoleId, !roleID.isEmpty else { throw SecretError(.invalidArgument, "AppRole needs --approle-role-id") }
+                    guard let secretFile = approleSecretIdFile else { throw SecretError(.invalidArgument, "AppRole needs --approle-secret-id-file") }
+                    config["approle-role-id"] = roleID
+                    sealed = try sealer.seal([("secret-id", try Self.readCredential(secretFile, what: "secret ID"))], for: name)
+                }
+                try caching.apply(to: &config)
+                let draft = ManagerDraft(name: name, type: .vault, config: config, sealedCredentials: sealed,
+                                         scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
+                let added = try global.service().addManager(draft)
+                print("added manager \(added.name) (vault)\(added.isDefault ? ", now the default" : "")")
+            }
+        }
+
+        /// Reads a credential from a file or stdin, without its trailing newline.
+        static func readCredential(_ path: String, what: String) throws -> SecureBytes {
+            let value = try ValueInput.read(path: path, limit: 4096)
+            while value.count > 0, value.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { value.resize(to: value.count - 1) }
+            guard value.count > 0 else { throw SecretError(.invalidArgument, "the Vault \(what) is empty") }
+            return value
+        }
+    }
+}
