@@ -34,7 +34,7 @@ final class AWSSecretsManagerManager: SecretsManager {
     func seal(_ plaintext: SecureBytes, context: EncryptionContext) throws -> StoredPayload {
         let name = remoteName(context.path)
         let binary = !SecureJSON.isUTF8(plaintext)
-        let version = try call(context.path) {
+        let version = try call("'\(context.path)'") {
             do {
                 return try client.putSecretValue(name: name, value: plaintext, binary: binary)
             } catch let error as AWSError where error.kind == .notFound {
@@ -50,13 +50,13 @@ final class AWSSecretsManagerManager: SecretsManager {
             throw SecretError(.corruptStore, "secret '\(context.path)' has no remote reference")
         }
         return try cache.value(for: reference.stored, path: context.path) {
-            try call(context.path) { try client.getSecretValue(name: reference.location, versionID: reference.version).value }
+            try call("'\(context.path)'") { try client.getSecretValue(name: reference.location, versionID: reference.version).value }
         }
     }
 
     func discard(_ payload: StoredPayload, context: EncryptionContext) throws {
         guard let reference = RemoteReference.of(payload), !reference.linked else { return }
-        try call(context.path) {
+        try call("'\(context.path)'") {
             do {
                 try client.deleteSecret(name: reference.location, recoveryWindowDays: recoveryWindowDays, force: forceDelete)
             } catch let error as AWSError where error.kind == .notFound {
@@ -67,8 +67,7 @@ final class AWSSecretsManagerManager: SecretsManager {
     }
 
     func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
-        let path = try SecretPath(parsing: "link/link/link")
-        let (value, _) = try call(path) { try client.getSecretValue(name: remote, versionID: nil) }
+        let (value, _) = try call("remote secret '\(remote)'") { try client.getSecretValue(name: remote, versionID: nil) }
         // A linked secret follows the remote's current version.
         let reference = RemoteReference(location: remote, linked: true)
         return (StoredPayload(remoteReference: reference.stored), value.count)
@@ -79,10 +78,11 @@ final class AWSSecretsManagerManager: SecretsManager {
     }
 
     func test() throws {
-        try call(try SecretPath(parsing: "secretfs-test/probe/probe")) { try client.listOne() }
+        try call("the manager test") { try client.listOne() }
     }
 
-    private func call<T>(_ path: SecretPath, _ body: () throws -> T) throws -> T {
+    /// Runs an AWS call for `subject` (named in errors), turning AWS failures into domain errors.
+    private func call<T>(_ subject: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as AWSError {
@@ -91,7 +91,7 @@ final class AWSSecretsManagerManager: SecretsManager {
             case .badCredentials:
                 throw SecretError(.managerUnavailable, "manager '\(name)': AWS rejected the credentials (bad signature, unknown or expired key): \(error.description)", cause: error)
             case .notFound:
-                throw SecretError(.managerUnavailable, "manager '\(name)': the remote secret for '\(path)' does not exist: \(error.description)", cause: error)
+                throw SecretError(.managerUnavailable, "manager '\(name)': the remote value of \(subject) does not exist: \(error.description)", cause: error)
             default:
                 throw SecretError(.managerUnavailable, "manager '\(name)': \(error.description)", cause: error)
             }

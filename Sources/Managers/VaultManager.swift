@@ -47,8 +47,8 @@ final class VaultManager: SecretsManager {
         } else {
             body.append(inner)
         }
-        let response = try call(context.path) { try client.request("POST", dataPath(location), body: body) }
-        guard response.status == 200 || response.status == 204 else { throw failure(VaultClient.error(response, "write of \(location)"), context.path) }
+        let response = try call("'\(context.path)'") { try client.request("POST", dataPath(location), body: body) }
+        guard response.status == 200 || response.status == 204 else { throw failure(VaultClient.error(response, "write of \(location)"), "'\(context.path)'") }
         let version = kvVersion == 2 ? VaultClient.number("version", in: response.body).map(String.init) : nil
         return StoredPayload(remoteReference: RemoteReference(location: location, version: version, key: "value", base64: binary).stored)
     }
@@ -57,13 +57,13 @@ final class VaultManager: SecretsManager {
         guard let reference = RemoteReference.of(payload) else {
             throw SecretError(.corruptStore, "secret '\(context.path)' has no remote reference")
         }
-        return try cache.value(for: reference.stored, path: context.path) { try fetch(reference, path: context.path) }
+        return try cache.value(for: reference.stored, path: context.path) { try fetch(reference, subject: "'\(context.path)'") }
     }
 
-    private func fetch(_ reference: RemoteReference, path: SecretPath) throws -> SecureBytes {
+    private func fetch(_ reference: RemoteReference, subject: String) throws -> SecureBytes {
         let query = kvVersion == 2 ? reference.version.map { "version=\($0)" } : nil
-        let response = try call(path) { try client.request("GET", dataPath(reference.location), query: query) }
-        guard response.status == 200 else { throw failure(VaultClient.error(response, "read of \(reference.location)"), path) }
+        let response = try call(subject) { try client.request("GET", dataPath(reference.location), query: query) }
+        guard response.status == 200 else { throw failure(VaultClient.error(response, "read of \(reference.location)"), subject) }
         let key = reference.key ?? "value"
         guard let raw = SecureJSON.string(key, in: response.body) else {
             throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': Vault secret \(reference.location) has no key '\(key)'")
@@ -79,8 +79,8 @@ final class VaultManager: SecretsManager {
     func discard(_ payload: StoredPayload, context: EncryptionContext) throws {
         guard let reference = RemoteReference.of(payload), !reference.linked else { return }
         let path = kvVersion == 2 ? "\(engine)/metadata/\(reference.location)" : "\(engine)/\(reference.location)"
-        let response = try call(context.path) { try client.request("DELETE", path) }
-        guard [200, 204, 404].contains(response.status) else { throw failure(VaultClient.error(response, "delete of \(reference.location)"), context.path) }
+        let response = try call("'\(context.path)'") { try client.request("DELETE", path) }
+        guard [200, 204, 404].contains(response.status) else { throw failure(VaultClient.error(response, "delete of \(reference.location)"), "'\(context.path)'") }
         cache.forget(reference.stored)
     }
 
@@ -88,7 +88,7 @@ final class VaultManager: SecretsManager {
         let parts = remote.split(separator: "#", maxSplits: 1).map(String.init)
         let location = parts[0].trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let reference = RemoteReference(location: location, key: parts.count > 1 ? parts[1] : "value", linked: true)
-        let value = try fetch(reference, path: try SecretPath(parsing: "link/link/link"))
+        let value = try fetch(reference, subject: "remote path '\(location)'")
         return (StoredPayload(remoteReference: reference.stored), value.count)
     }
 
@@ -99,22 +99,23 @@ final class VaultManager: SecretsManager {
     /// Checks the token (or AppRole login); unless read-only, writes and deletes a probe, as Harness does.
     func test() throws {
         let path = try SecretPath(parsing: "secretfs-test/probe/probe")
-        try call(path) { try client.lookupSelf() }
+        try call("the manager test") { try client.lookupSelf() }
         guard !descriptor.isReadOnly else { return }
         let context = EncryptionContext(path: path, version: 1, managerID: descriptor.id)
         let payload = try seal(SecureBytes(copying: Array("true".utf8)), context: context)
         try discard(payload, context: context)
     }
 
-    private func call<T>(_ path: SecretPath, _ body: () throws -> T) throws -> T {
+    /// Runs a Vault call for `subject` (named in errors), turning Vault failures into domain errors.
+    private func call<T>(_ subject: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as VaultError {
-            throw failure(error, path)
+            throw failure(error, subject)
         }
     }
 
-    private func failure(_ error: VaultError, _ path: SecretPath) -> SecretError {
+    private func failure(_ error: VaultError, _ subject: String) -> SecretError {
         let name = descriptor.name
         switch error.kind {
         case .permissionDenied:
@@ -122,7 +123,7 @@ final class VaultManager: SecretsManager {
         case .sealed:
             return SecretError(.managerUnavailable, "manager '\(name)': Vault is sealed: \(error.description)", cause: error)
         case .notFound:
-            return SecretError(.managerUnavailable, "manager '\(name)': the Vault secret for '\(path)' does not exist: \(error.description)", cause: error)
+            return SecretError(.managerUnavailable, "manager '\(name)': the Vault value of \(subject) does not exist: \(error.description)", cause: error)
         default:
             return SecretError(.managerUnavailable, "manager '\(name)': \(error.description)", cause: error)
         }

@@ -116,11 +116,25 @@ public final class VaultClient: @unchecked Sendable {
         return VaultError(kind: kind, description: "Vault \(what) failed with HTTP \(response.status)\(detail)")
     }
 
-    /// An integer field anywhere in a JSON body.
+    /// An integer field anywhere in a JSON body, read without turning the body (which may hold a token) into a string.
     public static func number(_ name: String, in body: SecureBytes) -> Int? {
-        let text = String(decoding: body.unprotectedArray(), as: UTF8.self)
-        guard let range = text.range(of: "\"\(name)\"") else { return nil }
-        let rest = text[range.upperBound...].drop { $0 == " " || $0 == ":" }
-        return Int(rest.prefix { $0.isNumber })
+        let key = Array("\"\(name)\"".utf8)
+        return body.withUnsafeBytes { bytes -> Int? in
+            guard bytes.count >= key.count else { return nil }
+            for start in 0...(bytes.count - key.count) where bytes[start] == key[0] {
+                guard (0..<key.count).allSatisfy({ bytes[start + $0] == key[$0] }) else { continue }
+                var index = start + key.count
+                while index < bytes.count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: ":") { index += 1 }
+                var value = 0
+                var digits = 0
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                    value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                    digits += 1
+                    index += 1
+                }
+                return digits > 0 ? value : nil
+            }
+            return nil
+        }
     }
 }
