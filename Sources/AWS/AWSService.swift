@@ -21,7 +21,9 @@ public struct AWSEndpoint: Sendable {
     /// The endpoint for `service`: `configured`, else `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`,
     /// else the public regional endpoint.
     public static func resolve(service: String, region: String, configured: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> AWSEndpoint {
-        let variable = "AWS_ENDPOINT_URL_" + service.uppercased()
+        // The SDKs name the variable after the service ID: "Secrets Manager" gives AWS_ENDPOINT_URL_SECRETS_MANAGER.
+        let serviceID = service == "secretsmanager" ? "SECRETS_MANAGER" : service.uppercased()
+        let variable = "AWS_ENDPOINT_URL_" + serviceID
         let chosen = [configured, environment[variable], environment["AWS_ENDPOINT_URL"]].compactMap { $0 }.first { !$0.isEmpty }
         let url = chosen.flatMap(URL.init(string:)) ?? URL(string: "https://\(service).\(region).amazonaws.com/")!
         return AWSEndpoint(url: url, region: region, service: service)

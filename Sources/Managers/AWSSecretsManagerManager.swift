@@ -42,6 +42,7 @@ final class AWSSecretsManagerManager: SecretsManager {
             }
         }
         let reference = RemoteReference(location: name, version: version, base64: binary)
+        cache.store(plaintext, for: reference.stored)
         return StoredPayload(remoteReference: reference.stored)
     }
 

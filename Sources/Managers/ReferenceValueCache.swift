@@ -42,6 +42,11 @@ final class ReferenceValueCache: @unchecked Sendable {
         lock.withLock { entries[key]?.fetched }
     }
 
+    /// Records a value just written, so the next read neither refetches nor sees an older one.
+    func store(_ value: SecureBytes, for key: String) {
+        lock.withLock { entries[key] = (value.copy(), Date()) }
+    }
+
     /// Drops a value (after the remote secret is deleted).
     func forget(_ key: String) {
         lock.withLock { entries[key] = nil }

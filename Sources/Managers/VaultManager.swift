@@ -50,7 +50,10 @@ final class VaultManager: SecretsManager {
         let response = try call("'\(context.path)'") { try client.request("POST", dataPath(location), body: body) }
         guard response.status == 200 || response.status == 204 else { throw failure(VaultClient.error(response, "write of \(location)"), "'\(context.path)'") }
         let version = kvVersion == 2 ? VaultClient.number("version", in: response.body).map(String.init) : nil
-        return StoredPayload(remoteReference: RemoteReference(location: location, version: version, key: "value", base64: binary).stored)
+        let reference = RemoteReference(location: location, version: version, key: "value", base64: binary)
+        // KV v1 has one value per path: the cached entry under this reference must become the new value.
+        cache.store(plaintext, for: reference.stored)
+        return StoredPayload(remoteReference: reference.stored)
     }
 
     func open(_ payload: StoredPayload, context: EncryptionContext) throws -> SecureBytes {

@@ -292,7 +292,9 @@ public final class SecretService: Sendable {
         do {
             try store.read { tx in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
-                _ = try writableManager(tx, for: path, in: env, existing: try tx.secret(at: path), named: nil)
+                let existing = try tx.secret(at: path)
+                if let existing { try Self.refuseLinked(tx, existing) }
+                _ = try writableManager(tx, for: path, in: env, existing: existing, named: nil)
             }
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
@@ -306,6 +308,8 @@ public final class SecretService: Sendable {
         do {
             try store.write { tx in
                 let secret = try Self.requireSecret(tx, path)
+                // Deleting is using the manager too (it may delete the remote value): the daemon needs its selectors.
+                if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
                 try discardRemoteValues(tx, secret: secret)
                 try tx.deleteSecret(id: secret.id)
             }

@@ -94,6 +94,7 @@ import Testing
         #expect(POSIX.read(fs.path("payments/prod/guarded")) == .failure(.EACCES))
         #expect(POSIX.read(fs.path("payments/prod/open")) == .success(Array("w".utf8)))
         #expect(fs.daemonLog.contains("eu-west"))
+        #expect(unlink(fs.path("payments/prod/guarded")) == -1 && errno == EACCES)
         try fs.stop()
         try fs.mount(["--delegate-selector", "eu-west"])
         #expect(POSIX.read(fs.path("payments/prod/guarded")) == .success(Array("v".utf8)))

@@ -42,7 +42,13 @@ import Testing
         #expect(try fs.cli("manager", "test", "vault").status == 0)
         try fs.cli("secret", "set", "payments/prod/k", stdin: "kv1-value")
         #expect(try fs.cli("secret", "get", "payments/prod/k").output == "kv1-value")
-        #expect((try vault.read("kv/secretfs/payments/prod/k", namespace: "team-a")["data"] as? [String: Any])?["value"] as? String == "kv1-value")
+        try fs.mount()
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .success(Array("kv1-value".utf8)))
+        #expect(POSIX.write(fs.path("payments/prod/k"), Array("kv1-next".utf8)) == nil)
+        // KV v1 keeps one value per path: the read after a write must not come from the cache of the old one.
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .success(Array("kv1-next".utf8)))
+        try fs.stop()
+        #expect((try vault.read("kv/secretfs/payments/prod/k", namespace: "team-a")["data"] as? [String: Any])?["value"] as? String == "kv1-next")
         let stats = try vault.control("GET", "stats")
         #expect((stats["logins"] as? Int ?? 0) >= 1)
         #expect((stats["namespaces"] as? [String])?.contains("team-a") == true)
@@ -92,6 +98,8 @@ import Testing
         try fs.mount()
         #expect(POSIX.read(fs.path("payments/prod/db")) == .success(Array("from-ops".utf8)))
         #expect(POSIX.write(fs.path("payments/prod/db"), [1]) == .EROFS)
+        // Refused at open, before anything is written.
+        #expect(open(fs.path("payments/prod/db"), O_WRONLY | O_CLOEXEC) == -1 && errno == EROFS)
         try fs.stop()
     }
 
