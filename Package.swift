@@ -67,6 +67,9 @@ let package = Package(
         ]),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Benchmark helper for scripts/bench (W7): in-process AES-256-GCM throughput.
+        .executableTarget(name: "secretfs-crypto-bench", dependencies: ["Crypto", "SecureMemory"]),
+
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "SecureMemory"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLite", "SecretCore", "SecureMemory", "TestSupport"]),
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),

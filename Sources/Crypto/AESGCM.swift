@@ -49,7 +49,7 @@ public enum AESGCM {
         associatedData: [UInt8] = [],
         nonce: [UInt8]? = nil
     ) throws -> SealedBox {
-        let nonce = try nonce ?? SecureRandom.bytes(nonceByteCount)
+        let nonce = try nonce ?? NonceSource.next()
         try validate(key: key, nonce: nonce)
         let context = try CipherContext()
         try key.withUnsafeBytes { keyBytes in
@@ -58,12 +58,13 @@ public enum AESGCM {
             try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_EncryptInit_ex")
         }
         try context.update(associatedData: associatedData, encrypting: true)
-        var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
         var written: Int32 = 0
-        if plaintext.count > 0 {
-            try ciphertext.withUnsafeMutableBufferPointer { out in
+        // GCM is a stream mode: EncryptUpdate writes exactly as many bytes as it reads, so no zero-fill is needed.
+        let ciphertext = try [UInt8](unsafeUninitializedCapacity: plaintext.count) { out, initialized in
+            if plaintext.count > 0 {
                 try OpenSSLCall.check(EVP_EncryptUpdate(context.pointer, out.baseAddress, &written, plaintext.bindMemory(to: UInt8.self).baseAddress, Int32(plaintext.count)), "EVP_EncryptUpdate")
             }
+            initialized = plaintext.count
         }
         var finalLength: Int32 = 0
         var scratch = [UInt8](repeating: 0, count: 16)
@@ -93,7 +94,8 @@ public enum AESGCM {
             try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, box.nonce), "EVP_DecryptInit_ex")
         }
         try context.update(associatedData: associatedData, encrypting: false)
-        let plaintext = SecureBytes(count: box.ciphertext.count)
+        // Every byte is written by DecryptUpdate before the buffer is returned (or it is wiped on failure).
+        let plaintext = SecureBytes(uninitializedCount: box.ciphertext.count)
         var written: Int32 = 0
         if !box.ciphertext.isEmpty {
             try plaintext.withUnsafeMutableBytes { out in

@@ -13,6 +13,19 @@ public enum ProcessHardening {
         return setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) == 0
     }
 
+    /// Locks every page of the process in RAM as it is touched (`mlockall` with `MCL_ONFAULT`), so
+    /// no plaintext or key can reach swap, and `SecureBytes` stops locking buffers one by one.
+    ///
+    /// Returns false where RLIMIT_MEMLOCK forbids it; buffers are then locked individually.
+    @discardableResult
+    public static func lockAllMemory() -> Bool {
+        // MCL_ONFAULT (Linux 4.4+) locks pages when first touched, so reserved stacks are not populated.
+        let onFault: Int32 = 4
+        guard mlockall(MCL_CURRENT | MCL_FUTURE | onFault) == 0 else { return false }
+        processMemoryLocked.store(true, ordering: .relaxed)
+        return true
+    }
+
     /// Closes every descriptor above stderr that the process inherited.
     ///
     /// A daemon must not keep its parent's pipes and sockets open: it would leak them for its

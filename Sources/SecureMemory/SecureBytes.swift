@@ -3,6 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
+
+/// Set once `ProcessHardening.lockAllMemory()` has locked every page of the process.
+let processMemoryLocked = Atomic<Bool>(false)
 
 /// A heap buffer for key material and plaintext that is wiped when released.
 ///
@@ -29,6 +33,17 @@ public final class SecureBytes: @unchecked Sendable {
         if count > 0 {
             memset(base!, 0, count)
         }
+        self.count = count
+    }
+
+    /// Creates a buffer of `count` bytes whose contents are unspecified, for callers that overwrite all of them.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "negative size")
+        self.count = 0
+        self.capacity = 0
+        self.base = nil
+        self.locked = false
+        reserve(count)
         self.count = count
     }
 
@@ -131,8 +146,9 @@ public final class SecureBytes: @unchecked Sendable {
         guard needed > capacity else { return }
         let newCapacity = max(needed, capacity * 2, 32)
         guard let fresh = malloc(newCapacity) else { fatalError("out of memory") }
-        // mlock is best effort: RLIMIT_MEMLOCK may forbid it, and the wipe still holds.
-        let freshLocked = mlock(fresh, newCapacity) == 0
+        // mlock is best effort: RLIMIT_MEMLOCK may forbid it, and the wipe still holds. A process
+        // that locked all its memory (mlockall) needs no per-buffer lock and saves two syscalls.
+        let freshLocked = processMemoryLocked.load(ordering: .relaxed) ? false : mlock(fresh, newCapacity) == 0
         if let old = base {
             memcpy(fresh, old, count)
             explicit_bzero(old, capacity)
