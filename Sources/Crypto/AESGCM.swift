@@ -113,6 +113,68 @@ public enum AESGCM {
         return plaintext
     }
 
+    /// Encrypts with a fresh random nonce, returning the nonce and `ciphertext ‖ tag` in one array (no extra copy).
+    public static func sealCombined(_ plaintext: SecureBytes, key: SecureBytes, associatedData: [UInt8] = []) throws -> (nonce: [UInt8], sealed: [UInt8]) {
+        let nonce = try NonceSource.next()
+        try validate(key: key, nonce: nonce)
+        let context = try CipherContext()
+        try key.withUnsafeBytes { keyBytes in
+            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
+            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
+            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_EncryptInit_ex")
+        }
+        try context.update(associatedData: associatedData, encrypting: true)
+        let count = plaintext.count
+        let sealed = try [UInt8](unsafeUninitializedCapacity: count + tagByteCount) { out, initialized in
+            var written: Int32 = 0
+            if count > 0 {
+                try plaintext.withUnsafeBytes { input in
+                    try OpenSSLCall.check(EVP_EncryptUpdate(context.pointer, out.baseAddress, &written, input.bindMemory(to: UInt8.self).baseAddress, Int32(count)), "EVP_EncryptUpdate")
+                }
+            }
+            var finalLength: Int32 = 0
+            var scratch = [UInt8](repeating: 0, count: 16)
+            try OpenSSLCall.check(EVP_EncryptFinal_ex(context.pointer, &scratch, &finalLength), "EVP_EncryptFinal_ex")
+            try OpenSSLCall.check(secretfs_gcm_get_tag(context.pointer, out.baseAddress! + count, Int32(tagByteCount)), "read GCM tag")
+            initialized = count + tagByteCount
+        }
+        return (nonce, sealed)
+    }
+
+    /// Decrypts `ciphertext ‖ tag` (as `sealCombined` produced it) without splitting it into copies.
+    public static func openCombined(_ sealed: [UInt8], nonce: [UInt8], key: SecureBytes, associatedData: [UInt8] = []) throws -> SecureBytes {
+        try validate(key: key, nonce: nonce)
+        guard sealed.count >= tagByteCount else {
+            throw CryptoError(.authenticationFailed, "sealed value is shorter than its tag")
+        }
+        let count = sealed.count - tagByteCount
+        let context = try CipherContext()
+        try key.withUnsafeBytes { keyBytes in
+            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
+            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
+            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_DecryptInit_ex")
+        }
+        try context.update(associatedData: associatedData, encrypting: false)
+        let plaintext = SecureBytes(uninitializedCount: count)
+        try sealed.withUnsafeBufferPointer { input in
+            var written: Int32 = 0
+            if count > 0 {
+                try plaintext.withUnsafeMutableBytes { out in
+                    try OpenSSLCall.check(EVP_DecryptUpdate(context.pointer, out.bindMemory(to: UInt8.self).baseAddress, &written, input.baseAddress, Int32(count)), "EVP_DecryptUpdate")
+                }
+            }
+            try OpenSSLCall.check(secretfs_gcm_set_tag(context.pointer, input.baseAddress! + count, Int32(tagByteCount)), "set GCM tag")
+        }
+        var finalLength: Int32 = 0
+        var scratch = [UInt8](repeating: 0, count: 16)
+        guard EVP_DecryptFinal_ex(context.pointer, &scratch, &finalLength) == 1 else {
+            ERR_clear_error()
+            plaintext.removeAll()
+            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
+        }
+        return plaintext
+    }
+
     private static func validate(key: SecureBytes, nonce: [UInt8]) throws {
         guard key.count == keyByteCount else {
             throw CryptoError(.invalidParameter, "AES-256-GCM needs a \(keyByteCount)-byte key")

@@ -83,7 +83,8 @@ public struct RequestContext: Sendable, Equatable {
 /// Throw `Errno` to reply with an error; any other error is answered with `EIO`.
 public protocol FileSystem: AnyObject, Sendable {
     func attributes(of path: String, handle: UInt64?) throws -> FileAttributes
-    func directoryEntries(of path: String) throws -> [String]
+    /// The names in a directory, with their attributes where known (sent as READDIRPLUS, which saves a lookup per entry).
+    func directoryEntries(of path: String) throws -> [(name: String, attributes: FileAttributes?)]
     /// Opens a file; returns a handle passed back to later calls.
     func open(_ path: String, flags: OpenFlags) throws -> UInt64
     /// Creates and opens a file.

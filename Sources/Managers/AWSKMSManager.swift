@@ -23,9 +23,9 @@ final class AWSKMSManager: SecretsManager {
     func seal(_ plaintext: SecureBytes, context: EncryptionContext) throws -> StoredPayload {
         let (dataKey, wrapped, arn) = try kmsCall(context) { try kms.generateDataKey(keyID: keyARN, context: context.keyValuePairs) }
         do {
-            let box = try AESGCM.seal(plaintext, key: dataKey, associatedData: context.associatedData)
+            let box = try AESGCM.sealCombined(plaintext, key: dataKey, associatedData: context.associatedData)
             cache.insert(dataKey, for: Self.identity(wrapped, context))
-            return StoredPayload(ciphertext: box.ciphertext + box.tag, nonce: box.nonce, wrappedKey: wrapped, keyReference: arn)
+            return StoredPayload(ciphertext: box.sealed, nonce: box.nonce, wrappedKey: wrapped, keyReference: arn)
         } catch let error as CryptoError {
             throw SecretError(.internalError, "could not encrypt '\(context.path)': \(error.message)", cause: error)
         }
@@ -43,10 +43,8 @@ final class AWSKMSManager: SecretsManager {
             dataKey = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: keyARN, context: context.keyValuePairs) }
             cache.insert(dataKey, for: identity)
         }
-        let split = payload.ciphertext.count - AESGCM.tagByteCount
-        let box = AESGCM.SealedBox(nonce: payload.nonce, ciphertext: Array(payload.ciphertext[..<split]), tag: Array(payload.ciphertext[split...]))
         do {
-            return try AESGCM.open(box, key: dataKey, associatedData: context.associatedData)
+            return try AESGCM.openCombined(payload.ciphertext, nonce: payload.nonce, key: dataKey, associatedData: context.associatedData)
         } catch {
             throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) failed to decrypt: data was altered or moved")
         }

@@ -28,9 +28,9 @@ public final class BuiltinManager: SecretsManager {
     public func seal(_ plaintext: SecureBytes, context: EncryptionContext) throws -> StoredPayload {
         do {
             let dataKey = try SecureRandom.key(byteCount: AESGCM.keyByteCount)
-            let value = try AESGCM.seal(plaintext, key: dataKey, associatedData: context.associatedData)
+            let value = try AESGCM.sealCombined(plaintext, key: dataKey, associatedData: context.associatedData)
             let wrapped = try AESGCM.seal(dataKey, key: managerKey, associatedData: Self.keyWrapLabel + context.associatedData)
-            return StoredPayload(ciphertext: value.ciphertext + value.tag, nonce: value.nonce, wrappedKey: wrapped.combined, keyReference: keyReference)
+            return StoredPayload(ciphertext: value.sealed, nonce: value.nonce, wrappedKey: wrapped.combined, keyReference: keyReference)
         } catch let error as CryptoError {
             throw SecretError(.internalError, "could not encrypt '\(context.path)': \(error.message)", cause: error)
         }
@@ -42,9 +42,7 @@ public final class BuiltinManager: SecretsManager {
                 throw CryptoError(.authenticationFailed, "missing or truncated data")
             }
             let dataKey = try AESGCM.open(try AESGCM.SealedBox(combined: wrappedKey), key: managerKey, associatedData: Self.keyWrapLabel + context.associatedData)
-            let split = payload.ciphertext.count - AESGCM.tagByteCount
-            let box = AESGCM.SealedBox(nonce: payload.nonce, ciphertext: Array(payload.ciphertext[..<split]), tag: Array(payload.ciphertext[split...]))
-            return try AESGCM.open(box, key: dataKey, associatedData: context.associatedData)
+            return try AESGCM.openCombined(payload.ciphertext, nonce: payload.nonce, key: dataKey, associatedData: context.associatedData)
         } catch let error as CryptoError {
             throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) failed to decrypt: data was altered, moved or sealed under another key", cause: error)
         }

@@ -273,9 +273,10 @@ public final class SecretService: Sendable {
                 let version = SecretVersion(secretID: secretID, number: number, managerID: descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
                 try tx.insertVersion(version)
                 try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id)
+                // The event commits with the version it records: one transaction, one sync.
+                try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
                 return version
             }
-            audit(.write, path.description, version: written.number, caller: caller, result: nil)
             return written
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
@@ -312,8 +313,8 @@ public final class SecretService: Sendable {
                 if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
                 try discardRemoteValues(tx, secret: secret)
                 try tx.deleteSecret(id: secret.id)
+                try tx.appendAudit(Self.event(.delete, path.description, version: nil, caller: caller, result: nil))
             }
-            audit(.delete, path.description, version: nil, caller: caller, result: nil)
         } catch {
             let failure = Self.domainError(error, doing: "delete '\(path)'")
             logFailure(failure, action: "delete", path: path.description)
@@ -343,8 +344,8 @@ public final class SecretService: Sendable {
                 } else {
                     try move(tx, secret, to: destination, in: targetEnv)
                 }
+                try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
             }
-            audit(.rename, label, version: resultVersion, caller: caller, result: nil)
         } catch {
             let failure = Self.domainError(error, doing: "rename '\(label)'")
             logFailure(failure, action: "rename", path: label)
@@ -456,8 +457,13 @@ public final class SecretService: Sendable {
 
     // MARK: Helpers
 
+    private static func event(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) -> AuditEvent {
+        AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
+    }
+
+    /// Records an event in its own transaction (reads, and failures whose transaction rolled back).
     private func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
-        let event = AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
+        let event = Self.event(action, path, version: version, caller: caller, result: result)
         do {
             try store.write { try $0.appendAudit(event) }
         } catch {

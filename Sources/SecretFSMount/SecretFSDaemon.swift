@@ -36,6 +36,7 @@ public enum SecretFSDaemon {
     public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
         if !ProcessHardening.disableCoreDumps() { logger.warning("could not disable core dumps") }
         if !FUSEMount.makeProcessUndumpable() { logger.warning("could not mark the process undumpable") }
+        ProcessHardening.tuneAllocator()
         if !ProcessHardening.lockAllMemory() { logger.info("could not lock all memory (RLIMIT_MEMLOCK); secret buffers are locked one by one") }
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
         try MountpointChecks.requireFUSEDevice()

@@ -61,22 +61,24 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func directoryEntries(of path: String) throws -> [String] {
+    func directoryEntries(of path: String) throws -> [(name: String, attributes: FileAttributes?)] {
         try serving {
             switch try TreePath(path) {
             case .root:
-                return try service.applications().map(\.name.rawValue)
+                return try service.applications().map { ($0.name.rawValue, directory(modified: $0.createdAt)) }
             case .application(let app):
-                return try service.environments(in: try existingName(app)).map(\.name.rawValue)
+                return try service.environments(in: try existingName(app)).map { ($0.name.rawValue, directory(modified: $0.createdAt)) }
             case .environment(let app, let env):
                 let application = try existingName(app)
                 let environment = try existingName(env)
-                var names = try service.secrets(matching: ScopeFilter(application: application, environment: environment)).map(\.path.name.rawValue)
-                let listed = Set(names)
+                // One query gives names and attributes, so the kernel needs no lookup per entry.
+                var entries: [(name: String, attributes: FileAttributes?)] = try service.secrets(matching: ScopeFilter(application: application, environment: environment))
+                    .map { ($0.path.name.rawValue, file(size: $0.size, modified: $0.updatedAt)) }
+                let listed = Set(entries.map(\.name))
                 for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
-                    names.append(pending.path.name.rawValue)
+                    entries.append((pending.path.name.rawValue, nil))
                 }
-                return names
+                return entries
             case .secret:
                 throw Errno.notDirectory
             }

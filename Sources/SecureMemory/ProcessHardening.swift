@@ -26,6 +26,20 @@ public enum ProcessHardening {
         return true
     }
 
+    /// Makes glibc return large buffers to the system when they are freed, and caps its arenas.
+    ///
+    /// By default glibc raises its mmap threshold after freeing a large block, so later multi-MiB
+    /// buffers (whole secrets) come from arenas that keep them; with many FUSE threads that
+    /// multiplies the peak footprint. `mallopt` is not in Swift's Glibc module, hence `dlsym`.
+    @discardableResult
+    public static func tuneAllocator() -> Bool {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3  // M_ARENA_MAX, M_MMAP_THRESHOLD from <malloc.h>
+        return mallopt(arenaMax, 2) == 1 && mallopt(mmapThreshold, 256 * 1024) == 1
+    }
+
     /// Closes every descriptor above stderr that the process inherited.
     ///
     /// A daemon must not keep its parent's pipes and sockets open: it would leak them for its
