@@ -51,13 +51,7 @@ public enum AESGCM {
     ) throws -> SealedBox {
         let nonce = try nonce ?? NonceSource.next()
         try validate(key: key, nonce: nonce)
-        let context = try CipherContext()
-        try key.withUnsafeBytes { keyBytes in
-            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
-            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
-            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_EncryptInit_ex")
-        }
-        try context.update(associatedData: associatedData, encrypting: true)
+        let context = try preparedContext(key: key, nonce: nonce, associatedData: associatedData, encrypting: true)
         var written: Int32 = 0
         // GCM is a stream mode: EncryptUpdate writes exactly as many bytes as it reads, so no zero-fill is needed.
         let ciphertext = try [UInt8](unsafeUninitializedCapacity: plaintext.count) { out, initialized in
@@ -87,13 +81,7 @@ public enum AESGCM {
         guard box.tag.count == tagByteCount else {
             throw CryptoError(.authenticationFailed, "authentication tag has the wrong length")
         }
-        let context = try CipherContext()
-        try key.withUnsafeBytes { keyBytes in
-            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
-            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(box.nonce.count)), "set GCM nonce length")
-            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, box.nonce), "EVP_DecryptInit_ex")
-        }
-        try context.update(associatedData: associatedData, encrypting: false)
+        let context = try preparedContext(key: key, nonce: box.nonce, associatedData: associatedData, encrypting: false)
         // Every byte is written by DecryptUpdate before the buffer is returned (or it is wiped on failure).
         let plaintext = SecureBytes(uninitializedCount: box.ciphertext.count)
         var written: Int32 = 0
@@ -117,13 +105,7 @@ public enum AESGCM {
     public static func sealCombined(_ plaintext: SecureBytes, key: SecureBytes, associatedData: [UInt8] = []) throws -> (nonce: [UInt8], sealed: [UInt8]) {
         let nonce = try NonceSource.next()
         try validate(key: key, nonce: nonce)
-        let context = try CipherContext()
-        try key.withUnsafeBytes { keyBytes in
-            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
-            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
-            try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_EncryptInit_ex")
-        }
-        try context.update(associatedData: associatedData, encrypting: true)
+        let context = try preparedContext(key: key, nonce: nonce, associatedData: associatedData, encrypting: true)
         let count = plaintext.count
         let sealed = try [UInt8](unsafeUninitializedCapacity: count + tagByteCount) { out, initialized in
             var written: Int32 = 0
@@ -148,13 +130,7 @@ public enum AESGCM {
             throw CryptoError(.authenticationFailed, "sealed value is shorter than its tag")
         }
         let count = sealed.count - tagByteCount
-        let context = try CipherContext()
-        try key.withUnsafeBytes { keyBytes in
-            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
-            try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
-            try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyBytes.bindMemory(to: UInt8.self).baseAddress, nonce), "EVP_DecryptInit_ex")
-        }
-        try context.update(associatedData: associatedData, encrypting: false)
+        let context = try preparedContext(key: key, nonce: nonce, associatedData: associatedData, encrypting: false)
         let plaintext = SecureBytes(uninitializedCount: count)
         try sealed.withUnsafeBufferPointer { input in
             var written: Int32 = 0
@@ -173,6 +149,25 @@ public enum AESGCM {
             throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
         }
         return plaintext
+    }
+
+    /// A context keyed and nonced for one seal or open, with the associated data already fed.
+    private static func preparedContext(key: SecureBytes, nonce: [UInt8], associatedData: [UInt8], encrypting: Bool) throws -> CipherContext {
+        let context = try CipherContext()
+        try key.withUnsafeBytes { keyBytes in
+            let keyPointer = keyBytes.bindMemory(to: UInt8.self).baseAddress
+            if encrypting {
+                try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
+                try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
+                try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyPointer, nonce), "EVP_EncryptInit_ex")
+            } else {
+                try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
+                try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
+                try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyPointer, nonce), "EVP_DecryptInit_ex")
+            }
+        }
+        try context.update(associatedData: associatedData, encrypting: encrypting)
+        return context
     }
 
     private static func validate(key: SecureBytes, nonce: [UInt8]) throws {

@@ -81,10 +81,7 @@ struct AWSCredentialOptions: ParsableArguments {
     /// The access keys sealed under the builtin key, when given.
     func sealedCredentials(for name: ResourceName, state: StateDirectory) throws -> [UInt8]? {
         guard let id = accessKeyId, let file = secretAccessKeyFile else { return nil }
-        let secret = try ValueInput.read(path: file, limit: 4096)
-        // A trailing newline from `echo` or an editor is not part of the key.
-        while secret.count > 0, secret.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { secret.resize(to: secret.count - 1) }
-        guard secret.count > 0 else { throw SecretError(.invalidArgument, "Secret key cannot be empty.") }
+        let secret = try ValueInput.readCredential(path: file, what: "Secret key")
         return try SecretFS.credentialSealer(state).seal([("access-key-id", SecureBytes(copying: Array(id.utf8))), ("secret-access-key", secret)], for: name)
     }
 }

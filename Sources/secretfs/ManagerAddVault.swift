@@ -51,12 +51,12 @@ extension ManagerCommand {
                 let sealer = try SecretFS.credentialSealer(global.state)
                 let sealed: [UInt8]
                 if let tokenFile {
-                    sealed = try sealer.seal([("token", try Self.readCredential(tokenFile, what: "token"))], for: name)
+                    sealed = try sealer.seal([("token", try ValueInput.readCredential(path: tokenFile, what: "The Vault token"))], for: name)
                 } else {
                     guard let roleID = approleRoleId, !roleID.isEmpty else { throw SecretError(.invalidArgument, "AppRole needs --approle-role-id") }
                     guard let secretFile = approleSecretIdFile else { throw SecretError(.invalidArgument, "AppRole needs --approle-secret-id-file") }
                     config["approle-role-id"] = roleID
-                    sealed = try sealer.seal([("secret-id", try Self.readCredential(secretFile, what: "secret ID"))], for: name)
+                    sealed = try sealer.seal([("secret-id", try ValueInput.readCredential(path: secretFile, what: "The AppRole secret ID"))], for: name)
                 }
                 try caching.apply(to: &config)
                 let draft = ManagerDraft(name: name, type: .vault, config: config, sealedCredentials: sealed,
@@ -64,14 +64,6 @@ extension ManagerCommand {
                 let added = try global.service().addManager(draft)
                 print("added manager \(added.name) (vault)\(added.isDefault ? ", now the default" : "")")
             }
-        }
-
-        /// Reads a credential from a file or stdin, without its trailing newline.
-        static func readCredential(_ path: String, what: String) throws -> SecureBytes {
-            let value = try ValueInput.read(path: path, limit: 4096)
-            while value.count > 0, value.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { value.resize(to: value.count - 1) }
-            guard value.count > 0 else { throw SecretError(.invalidArgument, "the Vault \(what) is empty") }
-            return value
         }
     }
 }

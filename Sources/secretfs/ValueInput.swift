@@ -42,6 +42,15 @@ enum ValueInput {
         return value
     }
 
+    /// Reads a credential (secret key, token, secret ID) from a file or stdin, without a trailing newline.
+    static func readCredential(path: String, what: String) throws -> SecureBytes {
+        let value = try read(path: path, limit: 4096)
+        // A trailing newline from `echo` or an editor is not part of the credential.
+        while value.count > 0, value.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { value.resize(to: value.count - 1) }
+        guard value.count > 0 else { throw SecretError(.invalidArgument, "\(what) cannot be empty.") }
+        return value
+    }
+
     /// Writes `value` to standard output, unchanged (no newline added).
     static func writeToStandardOutput(_ value: SecureBytes) throws {
         try value.withUnsafeBytes { bytes in
