@@ -6,11 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/crypto.h>
 
-// EVP_CIPHER_CTX_ctrl's GCM control codes are macros Swift imports, but the tag/IV calls take void*; keep them typed here.
-static inline int secretfs_gcm_set_ivlen(EVP_CIPHER_CTX *ctx, int len) {
-    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, len, NULL);
-}
-// Reading the tag passes an output buffer through void*.
+// EVP_CIPHER_CTX_ctrl's tag calls take void*; keep them typed here. Reading the tag passes an output buffer through void*.
 static inline int secretfs_gcm_get_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int len) {
     return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, len, tag);
 }

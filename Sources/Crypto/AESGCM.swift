@@ -60,11 +60,10 @@ public enum AESGCM {
             }
             initialized = plaintext.count
         }
-        var finalLength: Int32 = 0
-        var scratch = [UInt8](repeating: 0, count: 16)
-        try OpenSSLCall.check(EVP_EncryptFinal_ex(context.pointer, &scratch, &finalLength), "EVP_EncryptFinal_ex")
-        var tag = [UInt8](repeating: 0, count: tagByteCount)
-        try OpenSSLCall.check(secretfs_gcm_get_tag(context.pointer, &tag, Int32(tagByteCount)), "read GCM tag")
+        let tag = try [UInt8](unsafeUninitializedCapacity: tagByteCount) { out, initialized in
+            try finishSeal(context, tag: out.baseAddress!)
+            initialized = tagByteCount
+        }
         return SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag)
     }
 
@@ -91,13 +90,7 @@ public enum AESGCM {
             }
         }
         try OpenSSLCall.check(secretfs_gcm_set_tag(context.pointer, box.tag, Int32(tagByteCount)), "set GCM tag")
-        var finalLength: Int32 = 0
-        var scratch = [UInt8](repeating: 0, count: 16)
-        guard EVP_DecryptFinal_ex(context.pointer, &scratch, &finalLength) == 1 else {
-            ERR_clear_error()
-            plaintext.removeAll()
-            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
-        }
+        try finishOpen(context, plaintext: plaintext)
         return plaintext
     }
 
@@ -114,10 +107,7 @@ public enum AESGCM {
                     try OpenSSLCall.check(EVP_EncryptUpdate(context.pointer, out.baseAddress, &written, input.bindMemory(to: UInt8.self).baseAddress, Int32(count)), "EVP_EncryptUpdate")
                 }
             }
-            var finalLength: Int32 = 0
-            var scratch = [UInt8](repeating: 0, count: 16)
-            try OpenSSLCall.check(EVP_EncryptFinal_ex(context.pointer, &scratch, &finalLength), "EVP_EncryptFinal_ex")
-            try OpenSSLCall.check(secretfs_gcm_get_tag(context.pointer, out.baseAddress! + count, Int32(tagByteCount)), "read GCM tag")
+            try finishSeal(context, tag: out.baseAddress! + count)
             initialized = count + tagByteCount
         }
         return (nonce, sealed)
@@ -141,33 +131,50 @@ public enum AESGCM {
             }
             try OpenSSLCall.check(secretfs_gcm_set_tag(context.pointer, input.baseAddress! + count, Int32(tagByteCount)), "set GCM tag")
         }
-        var finalLength: Int32 = 0
-        var scratch = [UInt8](repeating: 0, count: 16)
-        guard EVP_DecryptFinal_ex(context.pointer, &scratch, &finalLength) == 1 else {
-            ERR_clear_error()
-            plaintext.removeAll()
-            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
-        }
+        try finishOpen(context, plaintext: plaintext)
         return plaintext
     }
 
     /// A context keyed and nonced for one seal or open, with the associated data already fed.
+    ///
+    /// One init call with the cipher fetched once: OpenSSL 3 would otherwise look the algorithm up
+    /// in its provider table on every call, which costs more than sealing a small secret. GCM's
+    /// default nonce length is the 12 bytes `validate` insists on, so no length control is needed.
     private static func preparedContext(key: SecureBytes, nonce: [UInt8], associatedData: [UInt8], encrypting: Bool) throws -> CipherContext {
         let context = try CipherContext()
+        let cipher = try OpenSSLCall.check(fetchedCipher, "EVP_CIPHER_fetch(AES-256-GCM)")
         try key.withUnsafeBytes { keyBytes in
             let keyPointer = keyBytes.bindMemory(to: UInt8.self).baseAddress
             if encrypting {
-                try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_EncryptInit_ex")
-                try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
-                try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, nil, nil, keyPointer, nonce), "EVP_EncryptInit_ex")
+                try OpenSSLCall.check(EVP_EncryptInit_ex(context.pointer, cipher, nil, keyPointer, nonce), "EVP_EncryptInit_ex")
             } else {
-                try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, nil, nil), "EVP_DecryptInit_ex")
-                try OpenSSLCall.check(secretfs_gcm_set_ivlen(context.pointer, Int32(nonce.count)), "set GCM nonce length")
-                try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, nil, nil, keyPointer, nonce), "EVP_DecryptInit_ex")
+                try OpenSSLCall.check(EVP_DecryptInit_ex(context.pointer, cipher, nil, keyPointer, nonce), "EVP_DecryptInit_ex")
             }
         }
         try context.update(associatedData: associatedData, encrypting: encrypting)
         return context
+    }
+
+    /// Finishes a seal: GCM's final step writes no bytes, then the tag goes to `tag`.
+    private static func finishSeal(_ context: CipherContext, tag: UnsafeMutablePointer<UInt8>) throws {
+        var finalLength: Int32 = 0
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { scratch in
+            try OpenSSLCall.check(EVP_EncryptFinal_ex(context.pointer, scratch.baseAddress, &finalLength), "EVP_EncryptFinal_ex")
+        }
+        try OpenSSLCall.check(secretfs_gcm_get_tag(context.pointer, tag, Int32(tagByteCount)), "read GCM tag")
+    }
+
+    /// Finishes an open: checks the tag, wiping `plaintext` and throwing `authenticationFailed` on a mismatch.
+    private static func finishOpen(_ context: CipherContext, plaintext: SecureBytes) throws {
+        var finalLength: Int32 = 0
+        let verified = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { scratch in
+            EVP_DecryptFinal_ex(context.pointer, scratch.baseAddress, &finalLength) == 1
+        }
+        guard verified else {
+            ERR_clear_error()
+            plaintext.removeAll()
+            throw CryptoError(.authenticationFailed, "ciphertext failed authentication")
+        }
     }
 
     private static func validate(key: SecureBytes, nonce: [UInt8]) throws {
@@ -179,6 +186,9 @@ public enum AESGCM {
         }
     }
 }
+
+/// AES-256-GCM from the default provider, fetched once for the process and never freed.
+nonisolated(unsafe) private let fetchedCipher: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)
 
 /// An owned `EVP_CIPHER_CTX`, freed (and so wiped by OpenSSL) on release.
 private final class CipherContext {
