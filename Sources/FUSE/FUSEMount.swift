@@ -79,13 +79,17 @@ public final class FUSEMount: @unchecked Sendable {
         defer { fuse_loop_cfg_destroy(config) }
         fuse_loop_cfg_set_max_threads(config, 16)
         let result = secretfs_fuse_loop_mt(fuse, config)
+        context.fileSystem.requestLoopEnded()
         // The loop returns the number of the signal that stopped it, 0 after `fusermount3 -u`, or -errno.
         if result < 0 {
             throw MountError(description: "FUSE loop failed: \(String(cString: strerror(-result)))")
         }
     }
 
-    /// Drops the kernel's cached entry and attributes for `path`; a no-op when not mounted.
+    /// Drops the kernel's cached attributes and data (for a directory, its cached listing) of `path`.
+    ///
+    /// Call it from a thread of your own, never from inside a request on the same node: the kernel
+    /// may wait for that request to finish. A no-op for paths the kernel has not looked up.
     public func invalidate(_ path: String) {
         guard let handle else { return }
         _ = fuse_invalidate_path(handle, path)

@@ -70,6 +70,25 @@ public struct OpenFlags: Sendable, Equatable {
     public var appends: Bool { rawValue & O_APPEND != 0 }
 }
 
+/// An opened file's handle and how the kernel should cache its data.
+public struct OpenedFile: Sendable, Equatable {
+    /// The number passed back to later calls on this open file.
+    public var handle: UInt64
+    /// Serve reads from the kernel page cache and keep what is cached there; when false every read
+    /// reaches the file system (direct I/O). Only true when the cached pages are known to hold
+    /// exactly this open's content.
+    public var usesPageCache: Bool
+    /// Close sends no FLUSH: the file system has nothing to do on flush for this handle.
+    public var skipsFlush: Bool
+
+    /// Creates an open reply.
+    public init(handle: UInt64, usesPageCache: Bool, skipsFlush: Bool) {
+        self.handle = handle
+        self.usesPageCache = usesPageCache
+        self.skipsFlush = skipsFlush
+    }
+}
+
 /// The process behind the current FUSE request.
 public struct RequestContext: Sendable, Equatable {
     public let uid: UInt32
@@ -85,9 +104,9 @@ public protocol FileSystem: AnyObject, Sendable {
     func attributes(of path: String, handle: UInt64?) throws -> FileAttributes
     /// The names in a directory, with their attributes where known (sent as READDIRPLUS, which saves a lookup per entry).
     func directoryEntries(of path: String) throws -> [(name: String, attributes: FileAttributes?)]
-    /// Opens a file; returns a handle passed back to later calls.
-    func open(_ path: String, flags: OpenFlags) throws -> UInt64
-    /// Creates and opens a file.
+    /// Opens a file, saying how the kernel may cache it.
+    func open(_ path: String, flags: OpenFlags) throws -> OpenedFile
+    /// Creates and opens a file; its data bypasses the page cache.
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64
     /// Reads up to `buffer.count` bytes at `offset`; returns how many it read (0 at end of file).
     func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int
@@ -107,4 +126,6 @@ public protocol FileSystem: AnyObject, Sendable {
     func changePermissions(_ path: String, to permissions: UInt32) throws
     func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws
     func setTimes(_ path: String) throws
+    /// The request loop has ended (unmount or signal) and no callback runs after this; stop background work.
+    func requestLoopEnded()
 }

@@ -16,8 +16,6 @@ enum Trampolines {
                 config.pointee.entry_timeout = mount.timeouts.entry
                 config.pointee.attr_timeout = mount.timeouts.attributes
                 config.pointee.negative_timeout = mount.timeouts.negative
-                // Every read reaches the file system, so each open handle keeps its own snapshot.
-                config.pointee.direct_io = 1
                 // Unlinking an open file removes it at once instead of renaming it to .fuse_hidden*.
                 config.pointee.hard_remove = 1
             }
@@ -47,15 +45,27 @@ enum Trampolines {
                 return 0
             }
         }
+        ops.opendir = { _, info in
+            // Listings stay in the kernel between opens; the file system invalidates a directory when its entries change.
+            info!.pointee.cache_readdir = 1
+            info!.pointee.keep_cache = 1
+            return 0
+        }
         ops.open = { path, info in
             reply {
-                info!.pointee.fh = try fileSystem().open(string(path), flags: OpenFlags(rawValue: info!.pointee.flags))
+                let opened = try fileSystem().open(string(path), flags: OpenFlags(rawValue: info!.pointee.flags))
+                info!.pointee.fh = opened.handle
+                info!.pointee.direct_io = opened.usesPageCache ? 0 : 1
+                info!.pointee.keep_cache = opened.usesPageCache ? 1 : 0
+                info!.pointee.noflush = opened.skipsFlush ? 1 : 0
                 return 0
             }
         }
         ops.create = { path, mode, info in
             reply {
                 info!.pointee.fh = try fileSystem().create(string(path), permissions: UInt32(mode) & 0o7777, flags: OpenFlags(rawValue: info!.pointee.flags))
+                // Writes are buffered by the file system and committed whole; the page cache never holds them.
+                info!.pointee.direct_io = 1
                 return 0
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SecureMemory
+import Synchronization
 
 /// The operations on secrets and their scopes, shared by the CLI and the mount.
 ///
@@ -12,19 +13,28 @@ public final class SecretService: Sendable {
         public var maximumValueSize: Int
         /// The delegate selectors this program holds; nil when selectors are not enforced (the CLI).
         public var delegateSelectors: Set<String>?
+        /// Hold read events in memory until `recordDeferredAudits()` writes them in one transaction,
+        /// instead of one write transaction per read (the daemon, whose reads are its hot path).
+        public var defersReadAudits: Bool
 
         /// Creates options.
-        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil) {
+        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil, defersReadAudits: Bool = false) {
             self.maximumValueSize = maximumValueSize
             self.delegateSelectors = delegateSelectors
+            self.defersReadAudits = defersReadAudits
         }
     }
+
+    /// Deferred read events are written inline once this many are waiting, bounding memory.
+    static let deferredAuditLimit = 8192
 
     /// The store holding all state.
     public let store: any SecretStore
     let managers: any ManagerProvider
     let options: Options
     let logger: Logger
+    /// Read events not yet written (only with `defersReadAudits`).
+    private let deferredAudits = Mutex<[AuditEvent]>([])
 
     /// Creates a service over a store and a manager provider.
     public init(store: any SecretStore, managers: any ManagerProvider, options: Options = Options(), logger: Logger) {
@@ -241,12 +251,12 @@ public final class SecretService: Sendable {
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
             let value = try managers.manager(for: descriptor).open(version.payload, context: context)
-            audit(.read, path.description, version: version.number, caller: caller, result: nil)
+            auditRead(path, version: version.number, caller: caller, result: nil)
             return (value, version, kind)
         } catch {
             let failure = Self.domainError(error, doing: "read '\(path)'")
             logFailure(failure, action: "read", path: path.description)
-            audit(.read, path.description, version: versionNumber, caller: caller, result: failure)
+            auditRead(path, version: versionNumber, caller: caller, result: failure)
             throw failure
         }
     }
@@ -461,7 +471,42 @@ public final class SecretService: Sendable {
         AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
     }
 
-    /// Records an event in its own transaction (reads, and failures whose transaction rolled back).
+    /// Writes the read events held back by `defersReadAudits`, oldest first, in one transaction.
+    ///
+    /// The daemon calls this a few times a second and before it exits. On failure the events are
+    /// kept for the next call (and the error is logged) unless too many are waiting.
+    public func recordDeferredAudits() {
+        let batch = deferredAudits.withLock { pending -> [AuditEvent] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try store.write { tx in
+                for event in batch { try tx.appendAudit(event) }
+            }
+        } catch {
+            logger.error("could not record audit events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            deferredAudits.withLock { pending in
+                if pending.count + batch.count <= Self.deferredAuditLimit { pending.insert(contentsOf: batch, at: 0) }
+            }
+        }
+    }
+
+    private func auditRead(_ path: SecretPath, version: Int?, caller: Caller, result: SecretError?) {
+        guard options.defersReadAudits else {
+            audit(.read, path.description, version: version, caller: caller, result: result)
+            return
+        }
+        let event = Self.event(.read, path.description, version: version, caller: caller, result: result)
+        let waiting = deferredAudits.withLock { pending in
+            pending.append(event)
+            return pending.count
+        }
+        if waiting >= Self.deferredAuditLimit { recordDeferredAudits() }
+    }
+
+    /// Records an event in its own transaction (failures whose transaction rolled back, and reads unless deferred).
     private func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
         let event = Self.event(action, path, version: version, caller: caller, result: result)
         do {

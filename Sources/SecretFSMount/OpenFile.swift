@@ -34,9 +34,12 @@ final class OpenFile: @unchecked Sendable {
     }
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
+    /// For a reader served through the page cache, the version it holds there.
+    let cachedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil) {
         self.currentPath = path
+        self.cachedVersion = cachedVersion
         self.writable = writable
         self.appends = appends
         self.content = content

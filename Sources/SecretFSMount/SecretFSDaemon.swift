@@ -29,8 +29,11 @@ public enum SecretFSDaemon {
         }
     }
 
-    /// Kernel cache lifetimes: short enough that changes made elsewhere show within a second.
-    static let timeouts = CacheTimeouts(entry: 0.5, attributes: 0.5, negative: 0)
+    /// Kernel cache lifetimes. Attributes live long because changes are pushed to the kernel as
+    /// they happen (`KernelCacheCoherence`). Names live a second: libfuse's path API cannot name a
+    /// removed entry to the kernel, so a name removed by another process (the CLI) goes when its
+    /// entry expires. Failed lookups are not cached, so new names show at once.
+    static let timeouts = CacheTimeouts(entry: 1, attributes: 30, negative: 0)
 
     /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
     public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
@@ -40,7 +43,7 @@ public enum SecretFSDaemon {
         if !ProcessHardening.lockAllMemory() { logger.info("could not lock all memory (RLIMIT_MEMLOCK); secret buffers are locked one by one") }
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
         try MountpointChecks.requireFUSEDevice()
-        let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors)
+        let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors, defersReadAudits: true)
         // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
         _ = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
 
@@ -54,7 +57,7 @@ public enum SecretFSDaemon {
                 let service = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
-                return SecretFileSystem(service: service, settings: options.settings, logger: logger)
+                return try SecretFileSystem(service: service, settings: options.settings, logger: logger) { path in mount.invalidate(path) }
             }
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)

@@ -11,13 +11,17 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let settings: MountSettings
     let logger: Logger
     private let openFiles = OpenFileTable()
+    private let coherence: KernelCacheCoherence
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
-    init(service: SecretService, settings: MountSettings, logger: Logger) {
+    /// Creates the file system; `invalidate` drops the kernel's cached view of a mount path.
+    init(service: SecretService, settings: MountSettings, logger: Logger, invalidate: @escaping @Sendable (String) -> Void) throws {
         self.service = service
         self.settings = settings
         self.logger = logger
+        self.coherence = KernelCacheCoherence(service: service, invalidate: invalidate, logger: logger)
+        try coherence.start()
     }
 
     /// Runs a request, translating any error to an errno in one place.
@@ -139,19 +143,30 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     // MARK: Open, read, write
 
-    func open(_ path: String, flags: OpenFlags) throws -> UInt64 {
+    func open(_ path: String, flags: OpenFlags) throws -> OpenedFile {
         try serving {
             let secret = try TreePath(path).existingSecret()
             let caller = Caller.currentRequest()
             guard flags.writes else {
-                let (value, _, kind) = try service.read(secret, caller: caller)
-                return openFiles.insert(OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false))
+                let (value, version, kind) = try service.read(secret, caller: caller)
+                let key = VersionKey(version)
+                let cached = coherence.beginCachedRead(secret, key)
+                let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil)
+                // A read-only handle has nothing to commit, so close need not send FLUSH.
+                return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
             }
             try refuseWhenReadOnly()
             let summary = try service.secret(at: secret)
             try service.checkWritable(secret)
-            let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
-            return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind, dirty: flags.truncates && summary.size > 0))
+            coherence.writerOpened(secret)
+            do {
+                let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
+                let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind, dirty: flags.truncates && summary.size > 0))
+                return OpenedFile(handle: handle, usesPageCache: false, skipsFlush: false)
+            } catch {
+                coherence.writerClosed(secret)
+                throw error
+            }
         }
     }
 
@@ -162,6 +177,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             _ = try service.environment(secret.environment, in: secret.application)
             try service.checkWritable(secret)
             let kind = (try? service.secret(at: secret).kind) ?? .file
+            coherence.writerOpened(secret)
             return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true))
         }
     }
@@ -207,6 +223,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             // truncate(2) on a file nobody has open for writing: read, resize, commit a new version.
             let caller = Caller.currentRequest()
             try service.checkWritable(secret)
+            coherence.writerOpened(secret)
+            defer { coherence.writerClosed(secret) }
             let (value, _, kind) = try service.read(secret, caller: caller)
             guard value.count != size else { return }
             value.resize(to: size)
@@ -226,6 +244,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func release(_ path: String, handle: UInt64) throws {
         guard let open = openFiles.remove(handle) else { return }
+        if let key = open.cachedVersion { coherence.readerClosed(open.path, key) }
+        // Whatever the commit below does, the kernel's view of the path is refreshed after it.
+        defer { if open.writable { coherence.writerClosed(open.path) } }
         do {
             // A commit that already failed was reported to the writer; saving it later would surprise them.
             if open.lock.withLock({ !open.commitFailed }) { try commit(open) }
@@ -256,6 +277,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    func requestLoopEnded() {
+        coherence.stop()
+    }
+
     // MARK: Namespace changes
 
     func removeFile(_ path: String) throws {
@@ -263,6 +288,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             try refuseWhenReadOnly()
             let secret = try TreePath(path).existingSecret()
             let writers = openFiles.writers(of: secret)
+            defer { coherence.changed(secret) }
             do {
                 try service.remove(secret, caller: Caller.currentRequest())
             } catch let error as SecretError where error.code == .notFound && writers.contains(where: { !$0.orphaned }) {
@@ -285,11 +311,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let writers = openFiles.writers(of: fromPath).filter { !$0.orphaned }
                 for writer in writers { try commit(writer) }
                 if noReplace, (try? service.secret(at: toPath)) != nil { throw Errno.fileExists }
+                defer {
+                    coherence.changed(fromPath)
+                    coherence.changed(toPath)
+                }
                 try service.rename(fromPath, to: toPath, caller: Caller.currentRequest())
                 for writer in openFiles.writers(of: toPath) { writer.orphaned = true }
                 for writer in writers {
                     writer.path = toPath
                     writer.orphaned = false
+                    coherence.writerMoved(from: fromPath, to: toPath)
                 }
             case (.application, _), (.environment, _):
                 // Scopes cannot be renamed in place; EXDEV makes mv fall back to copy and delete.

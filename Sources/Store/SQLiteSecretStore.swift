@@ -11,6 +11,7 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     private let lock = NSLock()
     private let database: Database
     private let logger: Logger
+    private let managerCache = ManagerCache()
 
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
@@ -30,7 +31,12 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {
-                try database.transaction(immediate: true) { try body(SQLiteTransaction(database: database)) }
+                // A write may change managers: nothing cached survives it, committed or not.
+                defer { managerCache.descriptors.removeAll() }
+                return try database.transaction(immediate: true) {
+                    try dropCachesIfChangedElsewhere()
+                    return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                }
             }
         }
     }
@@ -38,8 +44,20 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {
-                try database.transaction(immediate: false) { try body(SQLiteTransaction(database: database)) }
+                try database.transaction(immediate: false) {
+                    try dropCachesIfChangedElsewhere()
+                    return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                }
             }
+        }
+    }
+
+    /// Empties the manager cache when another connection has committed since it was filled.
+    private func dropCachesIfChangedElsewhere() throws {
+        let version = Int64(try database.queryFirst("PRAGMA data_version")?.int(0) ?? 0)
+        if version != managerCache.dataVersion {
+            managerCache.descriptors.removeAll()
+            managerCache.dataVersion = version
         }
     }
 
@@ -106,4 +124,11 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
         }
         return SecretError(.internalError, "database error\(place): \(error.message)", cause: error)
     }
+}
+
+/// Managers decoded by this connection, dropped whenever the database may have changed them.
+final class ManagerCache {
+    var descriptors: [Int64: ManagerDescriptor] = [:]
+    /// `PRAGMA data_version` when `descriptors` was last known valid.
+    var dataVersion: Int64 = -1
 }

@@ -5,6 +5,8 @@ import SQLite
 /// `StoreTransaction` over an open SQLite transaction on one connection.
 struct SQLiteTransaction: StoreTransaction {
     let database: Database
+    /// Decoded managers by id, valid for this connection's view of the database.
+    let managerCache: ManagerCache
 
     // MARK: Applications
 
@@ -64,7 +66,11 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func manager(id: Int64) throws -> ManagerDescriptor? {
-        try database.queryFirst("\(Self.managerColumns) WHERE id = ?", [id]).map(manager)
+        // Every read-open needs its secret's manager; decoding it (three queries and JSON) each time showed in profiles.
+        if let cached = managerCache.descriptors[id] { return cached }
+        let descriptor = try database.queryFirst("\(Self.managerColumns) WHERE id = ?", [id]).map(manager)
+        if let descriptor { managerCache.descriptors[id] = descriptor }
+        return descriptor
     }
 
     func insertManager(_ draft: ManagerDraft, at time: Date) throws -> ManagerDescriptor {
@@ -207,7 +213,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func auditEvents(since: Date?) throws -> [AuditEvent] {
         try database.query("""
-            SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY id
+            SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY time, id
             """, [since?.storeMilliseconds ?? Int64.min]).map { row in
             AuditEvent(
                 time: Date(storeMilliseconds: row.int(0)),

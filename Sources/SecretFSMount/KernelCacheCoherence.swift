@@ -1,0 +1,265 @@
+import Foundation
+import Logging
+import SecretCore
+
+/// One version of one secret: what a read handle or the kernel's page cache holds.
+struct VersionKey: Hashable, Sendable {
+    let secretID: Int64
+    let number: Int
+
+    init(_ version: SecretVersion) {
+        secretID = version.secretID
+        number = version.number
+    }
+
+    init(_ summary: SecretSummary) {
+        secretID = summary.id
+        number = summary.version
+    }
+}
+
+/// Keeps the kernel's long-lived caches (names, attributes, listings, file pages) in step with the
+/// store, and decides per open whether the page cache may serve a secret.
+///
+/// The kernel caches names and attributes for long timeouts and listings until told otherwise.
+/// Changes made through the mount are reported here (`changed`, `writerClosed`); changes made by
+/// other processes (the CLI) are found by polling the store's change token. Either way this
+/// object's own thread invalidates the kernel's view, never a FUSE request thread: the kernel may
+/// wait on that request.
+///
+/// A read-only open may use the page cache only when the path is *settled* on the version it
+/// opened (the kernel's view was invalidated after that version became current), no writer has
+/// the path open, and every other page-cache reader holds the same version. Every other open reads
+/// directly from its own snapshot. A writer's open first waits (briefly) for page-cache readers to
+/// close, because the kernel truncates and resizes the shared inode for the writer.
+final class KernelCacheCoherence: @unchecked Sendable {
+    // Unchecked: every mutable field is guarded by `condition`.
+    private let condition = NSCondition()
+    private var settled: [SecretPath: VersionKey] = [:]
+    private var cachedReaders: [SecretPath: [VersionKey: Int]] = [:]
+    private var writers: [SecretPath: Int] = [:]
+    /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
+    private var waitingForReaders: [SecretPath: Date] = [:]
+    private var pending: Set<SecretPath> = []
+    private var knownDirectories: Set<String> = []
+    private var changeToken: Int64 = 0
+    private var stopping = false
+    private var running = false
+
+    private let service: SecretService
+    private let invalidate: @Sendable (String) -> Void
+    private let logger: Logger
+
+    /// How often the store is polled for changes made by other processes.
+    static let pollInterval: TimeInterval = 0.1
+    /// The longest a writer's open, or an outside change's invalidation, waits for page-cache readers to close.
+    static let readerDrainLimit: TimeInterval = 1
+
+    init(service: SecretService, invalidate: @escaping @Sendable (String) -> Void, logger: Logger) {
+        self.service = service
+        self.invalidate = invalidate
+        self.logger = logger
+    }
+
+    // MARK: Lifecycle
+
+    /// Takes the store's current state as what the (empty) kernel caches hold, then starts polling.
+    func start() throws {
+        let (secrets, directories) = try listing()
+        let token = try service.store.changeToken()
+        condition.withLock {
+            settled = secrets
+            knownDirectories = directories
+            changeToken = token
+            running = true
+        }
+        let thread = Thread { [self] in run() }
+        thread.name = "secretfs-cache"
+        thread.start()
+    }
+
+    /// Stops the thread (writing any deferred audit events) and waits for it.
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+            while running { condition.wait() }
+        }
+    }
+
+    // MARK: Opens and closes
+
+    /// Whether a read-only open of `key` at `path` may use the page cache; if so it is registered until `readerClosed`.
+    func beginCachedRead(_ path: SecretPath, _ key: VersionKey) -> Bool {
+        condition.withLock {
+            guard settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return false }
+            cachedReaders[path, default: [:]][key, default: 0] += 1
+            return true
+        }
+    }
+
+    /// A page-cache reader closed.
+    func readerClosed(_ path: SecretPath, _ key: VersionKey) {
+        condition.withLock {
+            guard let count = cachedReaders[path]?[key] else { return }
+            cachedReaders[path]?[key] = count > 1 ? count - 1 : nil
+            if cachedReaders[path]?.isEmpty == true {
+                cachedReaders[path] = nil
+                if waitingForReaders[path] != nil || writers[path] != nil { condition.broadcast() }
+                if waitingForReaders[path] != nil { enqueue(path) }
+            }
+        }
+    }
+
+    /// A handle that may write `path` is opening: no new page-cache readers, and the current ones get a moment to close.
+    func writerOpened(_ path: SecretPath) {
+        condition.withLock {
+            writers[path, default: 0] += 1
+            settled[path] = nil
+            let deadline = Date(timeIntervalSinceNow: Self.readerDrainLimit)
+            while cachedReaders[path] != nil, condition.wait(until: deadline) {}
+            if cachedReaders[path] != nil {
+                logger.debug("writer opened while page-cache readers are still open", metadata: ["secret": "\(path)"])
+            }
+        }
+    }
+
+    /// A writing handle closed (after its last commit, successful or not).
+    func writerClosed(_ path: SecretPath) {
+        condition.withLock {
+            if let count = writers[path] { writers[path] = count > 1 ? count - 1 : nil }
+            enqueue(path)
+        }
+    }
+
+    /// A writing handle now writes to `destination` (its file was renamed).
+    func writerMoved(from source: SecretPath, to destination: SecretPath) {
+        condition.withLock {
+            if let count = writers[source] { writers[source] = count > 1 ? count - 1 : nil }
+            writers[destination, default: 0] += 1
+            settled[destination] = nil
+            enqueue(source)
+        }
+    }
+
+    /// The mount changed `path` (commit, removal, rename): stop caching it until the kernel is told.
+    func changed(_ path: SecretPath) {
+        condition.withLock {
+            settled[path] = nil
+            enqueue(path)
+        }
+    }
+
+    private func enqueue(_ path: SecretPath) {
+        pending.insert(path)
+        condition.broadcast()
+    }
+
+    // MARK: The thread
+
+    private func run() {
+        while true {
+            let (work, stop) = condition.withLock { () -> (Set<SecretPath>, Bool) in
+                if pending.isEmpty && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.pollInterval)) }
+                defer { pending.removeAll() }
+                return (pending, stopping)
+            }
+            service.recordDeferredAudits()
+            if stop { break }
+            var paths = work
+            paths.formUnion(outsideChanges())
+            paths.formUnion(condition.withLock { waitingForReaders.filter { $0.value < Date() }.map(\.key) })
+            for path in paths { settle(path) }
+        }
+        condition.withLock {
+            running = false
+            condition.broadcast()
+        }
+    }
+
+    /// Tells the kernel `path` changed and records the version it now settles on.
+    private func settle(_ path: SecretPath) {
+        guard case .some(let before) = currentVersion(of: path) else { return }
+        let proceed = condition.withLock { () -> Bool in
+            settled[path] = nil
+            // writerClosed brings the path back here.
+            if writers[path] != nil { return false }
+            // Readers of another version, reading through the page cache, would see the new size: let them finish first.
+            guard hasOtherReaders(path, than: before) else { return true }
+            let deadline = waitingForReaders[path] ?? Date(timeIntervalSinceNow: Self.readerDrainLimit)
+            waitingForReaders[path] = deadline
+            return deadline < Date()
+        }
+        guard proceed else { return }
+        // Invalidate before reading the version settled on: a change after this read is caught by the next poll or commit.
+        invalidate("/\(path.application)/\(path.environment)/\(path.name)")
+        invalidate("/\(path.application)/\(path.environment)")
+        guard case .some(let current) = currentVersion(of: path) else { return }
+        condition.withLock {
+            waitingForReaders[path] = nil
+            if writers[path] != nil {
+                settled[path] = nil
+            } else if hasOtherReaders(path, than: current) {
+                // Some reader outlived the wait: keep reading directly until it closes, then settle again.
+                settled[path] = nil
+                waitingForReaders[path] = Date(timeIntervalSinceNow: Self.readerDrainLimit)
+            } else {
+                settled[path] = current
+            }
+        }
+    }
+
+    /// The current version of `path`: `.some(nil)` when it does not exist, nil when the store could not say.
+    private func currentVersion(of path: SecretPath) -> VersionKey?? {
+        do {
+            return .some(VersionKey(try service.secret(at: path)))
+        } catch let error as SecretError where error.code == .notFound {
+            return .some(nil)
+        } catch {
+            // Left unsettled (read directly) until the next change or poll finds it.
+            logger.debug("could not settle kernel cache", metadata: ["secret": "\(path)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Whether page-cache readers of `path` hold a version other than `key`. Call with `condition` held.
+    private func hasOtherReaders(_ path: SecretPath, than key: VersionKey?) -> Bool {
+        guard let readers = cachedReaders[path] else { return false }
+        return readers.keys.contains { $0 != key }
+    }
+
+    /// Paths and directories another process changed since the last poll; directories are invalidated here.
+    private func outsideChanges() -> Set<SecretPath> {
+        do {
+            let token = try service.store.changeToken()
+            guard token != condition.withLock({ changeToken }) else { return [] }
+            let (secrets, directories) = try listing()
+            let (changed, staleDirectories) = condition.withLock { () -> (Set<SecretPath>, Set<String>) in
+                changeToken = token
+                var changed = Set<SecretPath>()
+                for (path, key) in secrets where settled[path] != key { changed.insert(path) }
+                for path in settled.keys where secrets[path] == nil { changed.insert(path) }
+                let stale = knownDirectories.symmetricDifference(directories)
+                knownDirectories = directories
+                return (changed, stale)
+            }
+            for directory in staleDirectories {
+                invalidate("/\(directory)")
+                invalidate("/" + directory.split(separator: "/").dropLast().joined(separator: "/"))
+            }
+            return changed
+        } catch {
+            logger.debug("could not poll the store for changes", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    /// Every secret's current version, and every application and environment as `APP` and `APP/ENV`.
+    private func listing() throws -> ([SecretPath: VersionKey], Set<String>) {
+        var secrets: [SecretPath: VersionKey] = [:]
+        for summary in try service.secrets() { secrets[summary.path] = VersionKey(summary) }
+        var directories = Set(try service.applications().map(\.name.rawValue))
+        for environment in try service.environments() { directories.insert("\(environment.application)/\(environment.name)") }
+        return (secrets, directories)
+    }
+}
