@@ -45,12 +45,6 @@ enum Trampolines {
                 return 0
             }
         }
-        ops.opendir = { _, info in
-            // Listings stay in the kernel between opens; the file system invalidates a directory when its entries change.
-            info!.pointee.cache_readdir = 1
-            info!.pointee.keep_cache = 1
-            return 0
-        }
         ops.open = { path, info in
             reply {
                 let opened = try fileSystem().open(string(path), flags: OpenFlags(rawValue: info!.pointee.flags))

@@ -4,6 +4,8 @@ import CSQLite3
 public final class Statement {
     private let pointer: OpaquePointer
     private unowned let database: Database
+    /// Blobs bound without a copy, kept alive (and unmodified) until `reset` clears the bindings.
+    private var boundBlobs: [[UInt8]] = []
 
     init(database: Database, sql: String) throws {
         var prepared: OpaquePointer?
@@ -28,10 +30,16 @@ public final class Statement {
             case .integer(let number): result = sqlite3_bind_int64(pointer, index, number)
             case .real(let number): result = sqlite3_bind_double(pointer, index, number)
             case .text(let text): result = sqlite3_bind_text(pointer, index, text, -1, secretfs_sqlite_transient())
+            case .blob(let bytes) where bytes.isEmpty:
+                // A zero-length blob must still bind as a blob, not NULL, so give SQLite a valid pointer.
+                result = sqlite3_bind_blob(pointer, index, UnsafeRawPointer(bitPattern: 1), 0, secretfs_sqlite_transient())
             case .blob(let bytes):
-                result = bytes.withUnsafeBytes {
-                    // A zero-length blob must still bind as a blob, not NULL, so give SQLite a valid pointer.
-                    sqlite3_bind_blob(pointer, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), secretfs_sqlite_transient())
+                // Ciphertexts run to megabytes: bind them in place (SQLITE_STATIC) instead of copying.
+                // The array is retained in `boundBlobs` and never mutated, so its storage stays put
+                // until `reset` clears the bindings and lets it go.
+                boundBlobs.append(bytes)
+                result = boundBlobs[boundBlobs.count - 1].withUnsafeBytes {
+                    sqlite3_bind_blob(pointer, index, $0.baseAddress, Int32($0.count), nil)
                 }
             }
             try database.check(result)
@@ -49,6 +57,7 @@ public final class Statement {
     public func reset() {
         sqlite3_reset(pointer)
         sqlite3_clear_bindings(pointer)
+        boundBlobs.removeAll()
     }
 
     /// The current row's columns.

@@ -299,13 +299,16 @@ public final class SecretService: Sendable {
     /// Checks that a write to `path` would be allowed (scope, manager choice, read-only, selectors) without writing.
     ///
     /// The mount calls it when a file is created or opened for writing, so the error comes at open, not at close.
-    public func checkWritable(_ path: SecretPath) throws {
+    /// Returns the secret as it stands, or nil when the write would create it.
+    @discardableResult
+    public func checkWritable(_ path: SecretPath) throws -> SecretSummary? {
         do {
-            try store.read { tx in
+            return try store.read { tx in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 let existing = try tx.secret(at: path)
                 if let existing { try Self.refuseLinked(tx, existing) }
                 _ = try writableManager(tx, for: path, in: env, existing: existing, named: nil)
+                return existing
             }
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")

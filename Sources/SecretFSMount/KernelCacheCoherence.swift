@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SecretCore
+import SecureMemory
 
 /// One version of one secret: what a read handle or the kernel's page cache holds.
 struct VersionKey: Hashable, Sendable {
@@ -18,10 +19,11 @@ struct VersionKey: Hashable, Sendable {
     }
 }
 
-/// Keeps the kernel's long-lived caches (names, attributes, listings, file pages) in step with the
-/// store, and decides per open whether the page cache may serve a secret.
+/// Keeps the kernel's long-lived caches (attributes, file pages) in step with the store, and
+/// decides per open whether the page cache may serve a secret.
 ///
-/// The kernel caches names and attributes for long timeouts and listings until told otherwise.
+/// The kernel caches attributes for a long timeout. (Listings are not cached: libfuse's path API
+/// does not pass `cache_readdir` on, so every listing reaches the file system.)
 /// Changes made through the mount are reported here (`changed`, `writerClosed`); changes made by
 /// other processes (the CLI) are found by polling the store's change token. Either way this
 /// object's own thread invalidates the kernel's view, never a FUSE request thread: the kernel may
@@ -158,6 +160,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     // MARK: The thread
 
     private func run() {
+        var trimmed = Date()
         while true {
             let (work, stop) = condition.withLock { () -> (Set<SecretPath>, Bool) in
                 if pending.isEmpty && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.pollInterval)) }
@@ -170,6 +173,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
             paths.formUnion(outsideChanges())
             paths.formUnion(condition.withLock { waitingForReaders.filter { $0.value < Date() }.map(\.key) })
             for path in paths { settle(path) }
+            if trimmed.timeIntervalSinceNow < -1 {
+                // Large secrets pass through big buffers; hand the freed pages back rather than keep them resident.
+                ProcessHardening.returnFreeMemory()
+                trimmed = Date()
+            }
         }
         condition.withLock {
             running = false
@@ -193,7 +201,6 @@ final class KernelCacheCoherence: @unchecked Sendable {
         guard proceed else { return }
         // Invalidate before reading the version settled on: a change after this read is caught by the next poll or commit.
         invalidate("/\(path.application)/\(path.environment)/\(path.name)")
-        invalidate("/\(path.application)/\(path.environment)")
         guard case .some(let current) = currentVersion(of: path) else { return }
         condition.withLock {
             waitingForReaders[path] = nil

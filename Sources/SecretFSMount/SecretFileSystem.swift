@@ -156,8 +156,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
             }
             try refuseWhenReadOnly()
-            let summary = try service.secret(at: secret)
-            try service.checkWritable(secret)
+            guard let summary = try service.checkWritable(secret) else { throw Errno.noSuchFile }
             coherence.writerOpened(secret)
             do {
                 let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
@@ -174,9 +173,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             try refuseWhenReadOnly()
             let secret = try TreePath(path).newSecret()
-            _ = try service.environment(secret.environment, in: secret.application)
-            try service.checkWritable(secret)
-            let kind = (try? service.secret(at: secret).kind) ?? .file
+            let kind = try service.checkWritable(secret)?.kind ?? .file
             coherence.writerOpened(secret)
             return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true))
         }

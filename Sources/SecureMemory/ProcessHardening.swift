@@ -40,6 +40,15 @@ public enum ProcessHardening {
         return mallopt(arenaMax, 2) == 1 && mallopt(mmapThreshold, 256 * 1024) == 1
     }
 
+    /// Returns the allocator's free memory to the system (glibc `malloc_trim`), so a burst of large
+    /// buffers does not stay resident. Safe to call from any thread.
+    public static func returnFreeMemory() {
+        // <malloc.h> is not part of Swift's Glibc module; look the function up as tuneAllocator does mallopt.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    }
+
     /// Closes every descriptor above stderr that the process inherited.
     ///
     /// A daemon must not keep its parent's pipes and sockets open: it would leak them for its

@@ -31,11 +31,19 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {
-                // A write may change managers: nothing cached survives it, committed or not.
-                defer { managerCache.descriptors.removeAll() }
-                return try database.transaction(immediate: true) {
-                    try dropCachesIfChangedElsewhere()
-                    return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                // Managers cached inside a transaction that changed them, or that rolled back, may be wrong.
+                defer {
+                    if managerCache.changedInTransaction { managerCache.clear() }
+                    managerCache.changedInTransaction = false
+                }
+                do {
+                    return try database.transaction(immediate: true) {
+                        try dropCachesIfChangedElsewhere()
+                        return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                    }
+                } catch {
+                    managerCache.clear()
+                    throw error
                 }
             }
         }
@@ -56,7 +64,7 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     private func dropCachesIfChangedElsewhere() throws {
         let version = Int64(try database.queryFirst("PRAGMA data_version")?.int(0) ?? 0)
         if version != managerCache.dataVersion {
-            managerCache.descriptors.removeAll()
+            managerCache.clear()
             managerCache.dataVersion = version
         }
     }
@@ -129,6 +137,16 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
 /// Managers decoded by this connection, dropped whenever the database may have changed them.
 final class ManagerCache {
     var descriptors: [Int64: ManagerDescriptor] = [:]
+    /// Every manager, by name.
+    var all: [ManagerDescriptor]?
     /// `PRAGMA data_version` when `descriptors` was last known valid.
     var dataVersion: Int64 = -1
+
+    /// Set by a transaction that added, changed or removed a manager.
+    var changedInTransaction = false
+
+    func clear() {
+        descriptors.removeAll()
+        all = nil
+    }
 }

@@ -58,7 +58,11 @@ struct SQLiteTransaction: StoreTransaction {
     private static let managerColumns = "SELECT id, name, type, config, sealed_credentials, is_default, created_at FROM managers"
 
     func managers() throws -> [ManagerDescriptor] {
-        try database.query("\(Self.managerColumns) ORDER BY name").map(manager)
+        // Every write that creates a secret chooses among all managers; decode them once per change.
+        if let cached = managerCache.all { return cached }
+        let all = try database.query("\(Self.managerColumns) ORDER BY name").map(manager)
+        managerCache.all = all
+        return all
     }
 
     func manager(named name: ResourceName) throws -> ManagerDescriptor? {
@@ -74,6 +78,8 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func insertManager(_ draft: ManagerDraft, at time: Date) throws -> ManagerDescriptor {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
         let config = try Self.encode(draft.config)
         try database.run(
             "INSERT INTO managers (name, type, config, sealed_credentials, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)",
@@ -92,11 +98,15 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func setDefaultManager(id: Int64) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
         try database.run("UPDATE managers SET is_default = 0 WHERE is_default = 1 AND id != ?", [id])
         try database.run("UPDATE managers SET is_default = 1 WHERE id = ?", [id])
     }
 
     func deleteManager(id: Int64) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
         try database.run("DELETE FROM managers WHERE id = ?", [id])
     }
 
@@ -173,8 +183,9 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Versions
 
+    /// Version columns without the ciphertext itself (its rowid stands in column 3): `version(_:)` reads it incrementally.
     private static let versionColumns = """
-        SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator
+        SELECT secret_id, version, manager_id, rowid, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator
         FROM secret_versions
         """
 
@@ -188,11 +199,11 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func version(secretID: Int64, number: Int) throws -> SecretVersion? {
-        try database.queryFirst("\(Self.versionColumns) WHERE secret_id = ? AND version = ?", [secretID, number]).map(Self.version)
+        try database.queryFirst("\(Self.versionColumns) WHERE secret_id = ? AND version = ?", [secretID, number]).map(version)
     }
 
     func versions(secretID: Int64) throws -> [SecretVersion] {
-        try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(Self.version)
+        try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(version)
     }
 
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws {
@@ -244,8 +255,9 @@ struct SQLiteTransaction: StoreTransaction {
             createdAt: Date(storeMilliseconds: row.int(11)), updatedAt: Date(storeMilliseconds: row.int(10)))
     }
 
-    private static func version(_ row: Row) -> SecretVersion {
-        let payload = StoredPayload(ciphertext: row.blob(3) ?? [], nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
+    private func version(_ row: Row) throws -> SecretVersion {
+        let ciphertext = try database.readBlob(table: "secret_versions", column: "ciphertext", rowID: Int64(row.int(3)))
+        let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
         return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: row.int(8), createdAt: Date(storeMilliseconds: row.int(9)), creator: row.string(10))
     }
 

@@ -129,7 +129,12 @@ import Testing
         #expect(try runProgram("/bin/mv", [fs.path("payments/prod/a"), fs.path("payments/prod/b")]).status == 0)
         #expect(try runProgram("/bin/rm", [fs.path("payments/prod/b")]).status == 0)
         #expect(POSIX.read(fs.path("payments/prod/b")) == .failure(.ENOENT))
-        let audit = try fs.cli("audit", "--json").output
+        // Read events are written in batches a few times a second.
+        var audit = try fs.cli("audit", "--json").output
+        for _ in 0..<20 where !audit.contains("\"process\" : \"cat\"") {
+            usleep(50_000)
+            audit = try fs.cli("audit", "--json").output
+        }
         for fragment in ["\"action\" : \"write\"", "\"process\" : \"sh\"", "\"action\" : \"read\"", "\"process\" : \"cat\"",
                          "\"action\" : \"rename\"", "\"path\" : \"payments/prod/a -> payments/prod/b\"", "\"process\" : \"mv\"",
                          "\"action\" : \"delete\"", "\"process\" : \"rm\"", "\"uid\" : \(getuid())"] {

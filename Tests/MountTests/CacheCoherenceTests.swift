@@ -1,0 +1,87 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The kernel caches (attributes, listings, file pages) stay in step with the store.
+@Suite struct CacheCoherenceTests {
+    private func mounted() throws -> MountedSecretFS {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        return fs
+    }
+
+    /// Polls `body` for up to a second.
+    private func withinASecond(_ body: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(1)
+        while Date() < deadline {
+            if try body() { return true }
+            usleep(20_000)
+        }
+        return try body()
+    }
+
+    @Test func anOpenReaderKeepsItsVersionWhileTheCLIChangesTheSecret() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "first value")
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        // Read twice so the second open is served from the page cache.
+        #expect(POSIX.read(path) == .success(Array("first value".utf8)))
+        #expect(POSIX.read(path) == .success(Array("first value".utf8)))
+        let reader = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(reader >= 0)
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "a second, longer value")
+        #expect(withinASecond { POSIX.read(path) == .success(Array("a second, longer value".utf8)) })
+        #expect(POSIX.readAll(reader) == .success(Array("first value".utf8)))
+        close(reader)
+        var info = stat()
+        #expect(withinASecond { stat(path, &info) == 0 && info.st_size == 22 })
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "3rd")
+        #expect(withinASecond { POSIX.read(path) == .success(Array("3rd".utf8)) })
+        try fs.stop()
+    }
+
+    @Test func cachedReadsFollowEveryCommitThroughTheMount() throws {
+        let fs = try mounted()
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        for round in 0..<30 {
+            let value = Array(String(repeating: "v\(round)", count: 1 + round * 37).utf8)
+            #expect(POSIX.write(path, value) == nil)
+            // Each value is read right after its commit and again once the page cache may serve it.
+            #expect(POSIX.read(path) == .success(value))
+            if round % 10 == 0 { usleep(150_000) }
+            #expect(POSIX.read(path) == .success(value))
+        }
+        try fs.stop()
+    }
+
+    @Test func listingsFollowTheCLI() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/a", stdin: "1")
+        try fs.mount()
+        let directory = fs.path("payments/prod")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["a"])
+        try fs.cli("secret", "set", "payments/prod/b", stdin: "2")
+        #expect(withinASecond { (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) == ["a", "b"] })
+        try fs.cli("secret", "rm", "payments/prod/a")
+        #expect(withinASecond { (try? FileManager.default.contentsOfDirectory(atPath: directory)) == ["b"] })
+        try fs.cli("env", "add", "payments", "qa")
+        #expect(withinASecond { (try? FileManager.default.contentsOfDirectory(atPath: fs.path("payments")).sorted()) == ["prod", "qa"] })
+        try fs.cli("env", "rm", "payments", "qa")
+        #expect(withinASecond { (try? FileManager.default.contentsOfDirectory(atPath: fs.path("payments"))) == ["prod"] })
+        try fs.stop()
+    }
+
+    @Test func everyCachedReadIsStillAudited() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "v")
+        try fs.mount()
+        for _ in 0..<25 { #expect(POSIX.read(fs.path("payments/prod/k")) == .success(Array("v".utf8))) }
+        let reads = { try fs.cli("audit", "--json").output.components(separatedBy: "\"action\" : \"read\"").count - 1 }
+        #expect(try withinASecond { try reads() >= 25 })
+        try fs.stop()
+        // The daemon writes what it still holds before it exits.
+        #expect(try reads() == 25)
+    }
+}
