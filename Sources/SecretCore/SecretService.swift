@@ -369,16 +369,8 @@ public final class SecretService: Sendable {
 
     /// Re-seals every version of `secret` for `destination` and moves it there.
     private func move(_ tx: any StoreTransaction, _ secret: SecretSummary, to destination: SecretPath, in targetEnv: Environment) throws {
-        let target: ManagerDescriptor
-        if secret.environmentID == targetEnv.id, let current = try tx.manager(id: secret.managerID) {
-            target = current
-        } else {
-            target = try ManagerSelection.choose(named: nil, for: targetEnv, among: try tx.managers())
-        }
-        if target.isReadOnly {
-            throw SecretError(.readOnly, "manager '\(target.name)' is read-only")
-        }
-        try requireSelectors(target, for: destination)
+        // Within its environment a secret keeps its manager; moved elsewhere, the destination's rules choose.
+        let target = try writableManager(tx, for: destination, in: targetEnv, existing: secret.environmentID == targetEnv.id ? secret : nil, named: nil)
         let targetManager = try managers.manager(for: target)
         var lastSource: (manager: any SecretsManager, payload: StoredPayload, context: EncryptionContext)?
         for version in try tx.versions(secretID: secret.id) {
