@@ -2,17 +2,12 @@
 #define SECRETFS_CFUSE3_SHIM_H
 // libfuse3 requires FUSE_USE_VERSION before its headers; Swift cannot define it.
 #define FUSE_USE_VERSION 314
-#include <fuse3/fuse.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/prctl.h>
 
-// fuse_new is a macro selecting a versioned symbol; Swift cannot call macros.
-static inline struct fuse *secretfs_fuse_new(struct fuse_args *args, const struct fuse_operations *op, size_t size, void *data) {
-    return fuse_new(args, op, size, data);
-}
-// fuse_loop_mt is a macro selecting a versioned symbol too.
-static inline int secretfs_fuse_loop_mt(struct fuse *f, struct fuse_loop_config *config) {
-    return fuse_loop_mt(f, config);
+// fuse_session_loop_mt is a macro selecting a versioned symbol; Swift cannot call macros.
+static inline int secretfs_fuse_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
+    return fuse_session_loop_mt(se, config);
 }
 // prctl is variadic; PR_SET_DUMPABLE keeps other processes of the same user from attaching or reading memory.
 static inline int secretfs_set_undumpable(void) {

@@ -7,14 +7,11 @@ public struct CacheTimeouts: Sendable {
     public var entry: Double
     /// Seconds the kernel may cache attributes.
     public var attributes: Double
-    /// Seconds the kernel may cache a failed lookup.
-    public var negative: Double
 
-    /// Creates timeouts.
-    public init(entry: Double, attributes: Double, negative: Double) {
+    /// Creates timeouts. Failed lookups are never cached, so new names show at once.
+    public init(entry: Double, attributes: Double) {
         self.entry = entry
         self.attributes = attributes
-        self.negative = negative
     }
 }
 
@@ -24,13 +21,17 @@ public struct MountError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
-/// One libfuse high-level mount serving a `FileSystem` on the multithreaded loop.
+/// One libfuse low-level session serving a `FileSystem` on the multithreaded loop.
+///
+/// The low-level API (rather than libfuse's path API) is what lets the kernel cache listings
+/// (`cache_readdir`) and lets the file system drop a removed name from the kernel's cache.
 public final class FUSEMount: @unchecked Sendable {
-    // Unchecked: `handle` is written once before the loop starts and read afterwards only.
+    // Unchecked: `session` is written once before the loop starts and cleared after it ends;
+    // `invalidate` may race with the clearing only during unmount, when notifications are moot.
     private let context: MountContext
     private let mountpoint: String
     private let options: [String]
-    private var handle: OpaquePointer?
+    private var session: OpaquePointer?
 
     /// Prepares a mount at `mountpoint` with `-o` options (e.g. `allow_other`, `ro`).
     public init(mountpoint: String, options: [String], timeouts: CacheTimeouts) {
@@ -50,22 +51,21 @@ public final class FUSEMount: @unchecked Sendable {
         for argument in ["secretfsd"] + options.flatMap({ ["-o", $0] }) {
             guard fuse_opt_add_arg(&args, argument) == 0 else { throw MountError(description: "out of memory building FUSE arguments") }
         }
-        var operations = Trampolines.operations()
+        var operations = LowLevelOperations.table()
         let unmanaged = Unmanaged.passRetained(context)
         defer { unmanaged.release() }
-        guard let fuse = secretfs_fuse_new(&args, &operations, MemoryLayout<fuse_operations>.size, unmanaged.toOpaque()) else {
+        guard let session = fuse_session_new(&args, &operations, MemoryLayout<fuse_lowlevel_ops>.size, unmanaged.toOpaque()) else {
             throw MountError(description: "invalid FUSE options: \(options.joined(separator: ","))")
         }
-        defer { fuse_destroy(fuse) }
-        guard fuse_mount(fuse, mountpoint) == 0 else {
+        defer { fuse_session_destroy(session) }
+        guard fuse_session_mount(session, mountpoint) == 0 else {
             throw MountError(description: "cannot mount \(mountpoint) (see the message above from libfuse)")
         }
-        handle = fuse
+        self.session = session
         defer {
-            handle = nil
-            fuse_unmount(fuse)
+            self.session = nil
+            fuse_session_unmount(session)
         }
-        let session = fuse_get_session(fuse)
         // A parent may have started us with these blocked; then nothing could stop the loop but fusermount3.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
@@ -77,8 +77,9 @@ public final class FUSEMount: @unchecked Sendable {
         context.fileSystem = try makeFileSystem()
         let config = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(config) }
-        fuse_loop_cfg_set_max_threads(config, 16)
-        let result = secretfs_fuse_loop_mt(fuse, config)
+        // Each worker keeps a receive buffer as large as the biggest write (1 MiB): few workers, little memory.
+        fuse_loop_cfg_set_max_threads(config, 8)
+        let result = secretfs_fuse_session_loop_mt(session, config)
         context.fileSystem.requestLoopEnded()
         // The loop returns the number of the signal that stopped it, 0 after `fusermount3 -u`, or -errno.
         if result < 0 {
@@ -86,18 +87,35 @@ public final class FUSEMount: @unchecked Sendable {
         }
     }
 
-    /// Drops the kernel's cached attributes and data (for a directory, its cached listing) of `path`.
+    /// Drops the kernel's cached attributes and data of `path` (for a directory, its cached listing).
     ///
-    /// Call it from a thread of your own, never from inside a request on the same node: the kernel
-    /// may wait for that request to finish. A no-op for paths the kernel has not looked up.
+    /// Call it from a thread of your own, never from inside a request: the kernel may wait for
+    /// that request to finish. A no-op for paths the kernel does not know.
     public func invalidate(_ path: String) {
-        guard let handle else { return }
-        _ = fuse_invalidate_path(handle, path)
+        guard let session, let node = context.nodes.node(at: path) else { return }
+        _ = fuse_lowlevel_notify_inval_inode(session, node, 0, 0)
+    }
+
+    /// Drops the kernel's cached name `path` (for a file or directory removed by another process).
+    ///
+    /// The same thread rule as `invalidate` applies. A no-op when the kernel does not know the parent.
+    public func invalidateName(_ path: String) {
+        var components = path.split(separator: "/").map(String.init)
+        guard let session, let name = components.popLast(),
+              let parent = context.nodes.node(at: "/" + components.joined(separator: "/")) else { return }
+        _ = name.withCString { fuse_lowlevel_notify_inval_entry(session, parent, $0, strlen($0)) }
+    }
+
+    /// Every path the kernel currently holds a node for (names it may have cached), the root excluded.
+    public func knownPaths() -> [String] {
+        context.nodes.knownPaths()
     }
 
     /// The process behind the request being served on this thread.
     public static func currentRequest() -> RequestContext {
-        guard let context = fuse_get_context() else { return RequestContext(uid: 0, gid: 0, pid: 0) }
+        guard let request = CurrentRequest.request, let context = fuse_req_ctx(request) else {
+            return RequestContext(uid: 0, gid: 0, pid: 0)
+        }
         return RequestContext(uid: context.pointee.uid, gid: context.pointee.gid, pid: context.pointee.pid)
     }
 
@@ -108,13 +126,29 @@ public final class FUSEMount: @unchecked Sendable {
     }
 }
 
-/// What the C callbacks recover from `private_data`.
+/// What the C callbacks recover from the session's user data.
 final class MountContext: @unchecked Sendable {
     // Unchecked: `fileSystem` is set once before the loop starts its threads and only read after.
     var fileSystem: (any FileSystem)!
     let timeouts: CacheTimeouts
+    let nodes = NodeTable()
+    let directories = DirectoryListings()
 
     init(timeouts: CacheTimeouts) {
         self.timeouts = timeouts
+    }
+}
+
+/// The request a libfuse worker thread is serving, so `FUSEMount.currentRequest()` can name its caller.
+enum CurrentRequest {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var request: OpaquePointer? {
+        get { pthread_getspecific(key).map { OpaquePointer($0) } }
+        set { pthread_setspecific(key, newValue.map { UnsafeRawPointer($0) }) }
     }
 }

@@ -96,7 +96,8 @@ public struct RequestContext: Sendable, Equatable {
     public let pid: Int32
 }
 
-/// A path-based filesystem served through libfuse's high-level API.
+/// A path-based filesystem, served through libfuse's low-level API by `FUSEMount`, which keeps
+/// the kernel's node ids and turns them into paths.
 ///
 /// Methods run on libfuse's worker threads, concurrently: implementations must be thread-safe.
 /// Throw `Errno` to reply with an error; any other error is answered with `EIO`.
@@ -108,13 +109,14 @@ public protocol FileSystem: AnyObject, Sendable {
     func open(_ path: String, flags: OpenFlags) throws -> OpenedFile
     /// Creates and opens a file; its data bypasses the page cache.
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64
-    /// Reads up to `buffer.count` bytes at `offset`; returns how many it read (0 at end of file).
-    func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int
+    /// Hands `reply` up to `count` bytes at `offset` (none at end of file), straight from the
+    /// handle's own buffer so no copy of the data is left behind.
+    func read(handle: UInt64, count: Int, at offset: Int, reply: (UnsafeRawBufferPointer) -> Void) throws
     /// Writes `data` at `offset`; returns how many bytes it took.
-    func write(_ path: String, handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int
-    func flush(_ path: String, handle: UInt64) throws
-    func synchronize(_ path: String, handle: UInt64) throws
-    func release(_ path: String, handle: UInt64) throws
+    func write(handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int
+    func flush(handle: UInt64) throws
+    func synchronize(handle: UInt64) throws
+    func release(handle: UInt64) throws
     func truncate(_ path: String, to size: Int, handle: UInt64?) throws
     func removeFile(_ path: String) throws
     /// Renames; `noReplace` is `RENAME_NOREPLACE`.

@@ -22,8 +22,9 @@ struct VersionKey: Hashable, Sendable {
 /// Keeps the kernel's long-lived caches (attributes, file pages) in step with the store, and
 /// decides per open whether the page cache may serve a secret.
 ///
-/// The kernel caches attributes for a long timeout. (Listings are not cached: libfuse's path API
-/// does not pass `cache_readdir` on, so every listing reaches the file system.)
+/// The kernel caches names, attributes and listings for a long timeout. It drops what it cached
+/// itself when a change goes through the mount; for commits (new content and size), and for
+/// changes made by other processes, it has to be told.
 /// Changes made through the mount are reported here (`changed`, `writerClosed`); changes made by
 /// other processes (the CLI) are found by polling the store's change token. Either way this
 /// object's own thread invalidates the kernel's view, never a FUSE request thread: the kernel may
@@ -43,13 +44,14 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
     private var waitingForReaders: [SecretPath: Date] = [:]
     private var pending: Set<SecretPath> = []
-    private var knownDirectories: Set<String> = []
+    /// Polls left that must re-check every name and listing the kernel holds; see `outsideChanges`.
+    private var nameChecksLeft = 0
     private var changeToken: Int64 = 0
     private var stopping = false
     private var running = false
 
     private let service: SecretService
-    private let invalidate: @Sendable (String) -> Void
+    private let kernel: KernelCache
     private let logger: Logger
 
     /// How often the store is polled for changes made by other processes.
@@ -57,9 +59,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// The longest a writer's open, or an outside change's invalidation, waits for page-cache readers to close.
     static let readerDrainLimit: TimeInterval = 1
 
-    init(service: SecretService, invalidate: @escaping @Sendable (String) -> Void, logger: Logger) {
+    init(service: SecretService, kernel: KernelCache, logger: Logger) {
         self.service = service
-        self.invalidate = invalidate
+        self.kernel = kernel
         self.logger = logger
     }
 
@@ -67,11 +69,10 @@ final class KernelCacheCoherence: @unchecked Sendable {
 
     /// Takes the store's current state as what the (empty) kernel caches hold, then starts polling.
     func start() throws {
-        let (secrets, directories) = try listing()
         let token = try service.store.changeToken()
+        let secrets = try listing().0
         condition.withLock {
             settled = secrets
-            knownDirectories = directories
             changeToken = token
             running = true
         }
@@ -200,7 +201,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
         }
         guard proceed else { return }
         // Invalidate before reading the version settled on: a change after this read is caught by the next poll or commit.
-        invalidate("/\(path.application)/\(path.environment)/\(path.name)")
+        kernel.invalidate(path.mountPath)
         guard case .some(let current) = currentVersion(of: path) else { return }
         condition.withLock {
             waitingForReaders[path] = nil
@@ -235,25 +236,39 @@ final class KernelCacheCoherence: @unchecked Sendable {
         return readers.keys.contains { $0 != key }
     }
 
-    /// Paths and directories another process changed since the last poll; directories are invalidated here.
+    /// Secrets another process changed since the last poll. Names and listings the kernel holds
+    /// are brought up to date here.
+    ///
+    /// A name may be added and removed between two polls, and a lookup or listing may be answered
+    /// just before a change and cached just after it is reported; so rather than diff two polls,
+    /// every name the kernel holds is checked against the store, and every listing it may hold is
+    /// dropped, at the poll that sees a change and again at the next one.
     private func outsideChanges() -> Set<SecretPath> {
         do {
             let token = try service.store.changeToken()
-            guard token != condition.withLock({ changeToken }) else { return [] }
+            let checkNames = condition.withLock { () -> Bool in
+                if token != changeToken { nameChecksLeft = 2 }
+                defer { nameChecksLeft = max(0, nameChecksLeft - 1) }
+                return nameChecksLeft > 0
+            }
+            guard checkNames else { return [] }
             let (secrets, directories) = try listing()
-            let (changed, staleDirectories) = condition.withLock { () -> (Set<SecretPath>, Set<String>) in
+            let changed = condition.withLock { () -> Set<SecretPath> in
                 changeToken = token
                 var changed = Set<SecretPath>()
                 for (path, key) in secrets where settled[path] != key { changed.insert(path) }
                 for path in settled.keys where secrets[path] == nil { changed.insert(path) }
-                let stale = knownDirectories.symmetricDifference(directories)
-                knownDirectories = directories
-                return (changed, stale)
+                return changed
             }
-            for directory in staleDirectories {
-                invalidate("/\(directory)")
-                invalidate("/" + directory.split(separator: "/").dropLast().joined(separator: "/"))
+            let secretPaths = Set(secrets.keys.map(\.mountPath))
+            var listings: Set<String> = ["/"]
+            for path in kernel.knownPaths() {
+                let depth = path.split(separator: "/").count
+                if depth < 3 { listings.insert(path) }
+                let exists = depth < 3 ? directories.contains(String(path.dropFirst())) : secretPaths.contains(path)
+                if !exists { kernel.forgetName(path) }
             }
+            for listing in listings { kernel.invalidate(listing) }
             return changed
         } catch {
             logger.debug("could not poll the store for changes", metadata: ["error": "\(error)"])
@@ -269,4 +284,19 @@ final class KernelCacheCoherence: @unchecked Sendable {
         for environment in try service.environments() { directories.insert("\(environment.application)/\(environment.name)") }
         return (secrets, directories)
     }
+}
+
+/// What the coherence thread can tell the kernel about paths in the mount.
+struct KernelCache: Sendable {
+    /// Drops the cached attributes and data of a path (for a directory, its listing).
+    let invalidate: @Sendable (String) -> Void
+    /// Drops a cached name that another process removed.
+    let forgetName: @Sendable (String) -> Void
+    /// The paths the kernel holds a name for.
+    let knownPaths: @Sendable () -> [String]
+}
+
+extension SecretPath {
+    /// Where the secret appears in the mount: `/APP/ENV/NAME`.
+    var mountPath: String { "/\(application)/\(environment)/\(name)" }
 }

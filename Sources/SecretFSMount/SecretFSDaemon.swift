@@ -29,11 +29,10 @@ public enum SecretFSDaemon {
         }
     }
 
-    /// Kernel cache lifetimes. Attributes live long because changes are pushed to the kernel as
-    /// they happen (`KernelCacheCoherence`). Names live a second: libfuse's path API cannot name a
-    /// removed entry to the kernel, so a name removed by another process (the CLI) goes when its
-    /// entry expires. Failed lookups are not cached, so new names show at once.
-    static let timeouts = CacheTimeouts(entry: 1, attributes: 30, negative: 0)
+    /// Kernel cache lifetimes. Names and attributes live long because changes are pushed to the
+    /// kernel as they happen (`KernelCacheCoherence`); failed lookups are not cached, so new names
+    /// show at once.
+    static let timeouts = CacheTimeouts(entry: 30, attributes: 30)
 
     /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
     public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
@@ -57,7 +56,8 @@ public enum SecretFSDaemon {
                 let service = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
-                return try SecretFileSystem(service: service, settings: options.settings, logger: logger) { path in mount.invalidate(path) }
+                let kernel = KernelCache(invalidate: { mount.invalidate($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
+                return try SecretFileSystem(service: service, settings: options.settings, logger: logger, kernel: kernel)
             }
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)

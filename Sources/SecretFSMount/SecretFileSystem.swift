@@ -15,12 +15,12 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
-    /// Creates the file system; `invalidate` drops the kernel's cached view of a mount path.
-    init(service: SecretService, settings: MountSettings, logger: Logger, invalidate: @escaping @Sendable (String) -> Void) throws {
+    /// Creates the file system; `kernel` drops what the kernel cached of a mount path.
+    init(service: SecretService, settings: MountSettings, logger: Logger, kernel: KernelCache) throws {
         self.service = service
         self.settings = settings
         self.logger = logger
-        self.coherence = KernelCacheCoherence(service: service, invalidate: invalidate, logger: logger)
+        self.coherence = KernelCacheCoherence(service: service, kernel: kernel, logger: logger)
         try coherence.start()
     }
 
@@ -179,19 +179,17 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
+    func read(handle: UInt64, count: Int, at offset: Int, reply: (UnsafeRawBufferPointer) -> Void) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
-        return open.lock.withLock {
+        open.lock.withLock {
             open.content.withUnsafeBytes { bytes in
-                guard offset < bytes.count else { return 0 }
-                let count = min(buffer.count, bytes.count - offset)
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
-                return count
+                let start = min(offset, bytes.count)
+                reply(UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + count, bytes.count)]))
             }
         }
     }
 
-    func write(_ path: String, handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
+    func write(handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
         return try open.lock.withLock {
             let position = open.appends ? open.content.count : offset
@@ -229,17 +227,17 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func flush(_ path: String, handle: UInt64) throws {
+    func flush(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
         try commit(open)
     }
 
-    func synchronize(_ path: String, handle: UInt64) throws {
+    func synchronize(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
         try commit(open)
     }
 
-    func release(_ path: String, handle: UInt64) throws {
+    func release(handle: UInt64) throws {
         guard let open = openFiles.remove(handle) else { return }
         if let key = open.cachedVersion { coherence.readerClosed(open.path, key) }
         // Whatever the commit below does, the kernel's view of the path is refreshed after it.
