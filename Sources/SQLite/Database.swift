@@ -13,8 +13,14 @@ public final class Database {
         case readWriteCreate
     }
 
+    /// Process-wide SQLite settings, applied once before the first connection opens.
+    private static let configured: Void = {
+        _ = secretfs_sqlite_disable_memory_statistics()
+    }()
+
     /// Opens the database at `path`.
     public init(path: String, mode: Mode) throws {
+        Self.configured
         var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         if mode == .readWriteCreate { flags |= SQLITE_OPEN_CREATE }
         var pointer: OpaquePointer?
@@ -84,13 +90,14 @@ public final class Database {
     ///
     /// `immediate` takes the write lock at the start, so two writers never deadlock upgrading.
     public func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+        // Prepared once and reused: these run around every read and write.
+        try run(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            try? run("ROLLBACK")
             throw error
         }
     }

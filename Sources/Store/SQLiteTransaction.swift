@@ -191,11 +191,16 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insertVersion(_ version: SecretVersion) throws {
         let payload = version.payload
+        // The ciphertext (the last column) is written in place after the row exists: see `writeBlob`.
         try database.run("""
-            INSERT INTO secret_versions (secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [version.secretID, version.number, version.managerID, payload.ciphertext, payload.nonce, payload.wrappedKey,
-                  payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator])
+            INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))
+            """, [version.secretID, version.number, version.managerID, payload.nonce, payload.wrappedKey,
+                  payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator,
+                  payload.ciphertext.count])
+        if !payload.ciphertext.isEmpty {
+            try database.writeBlob(table: "secret_versions", column: "ciphertext", rowID: database.lastInsertRowID, from: payload.ciphertext)
+        }
     }
 
     func version(secretID: Int64, number: Int) throws -> SecretVersion? {

@@ -81,6 +81,31 @@ enum Schema {
         );
         CREATE INDEX audit_events_time ON audit_events(time);
         """,
+        // 2: the ciphertext moves to the last column of secret_versions. SQLite then writes a new
+        // version's ciphertext in place (a zeroblob filled through incremental blob I/O) instead of
+        // copying it into a record buffer first: one less buffer the size of a large secret.
+        """
+        CREATE TABLE secret_versions_v2 (
+            secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            manager_id INTEGER NOT NULL REFERENCES managers(id) ON DELETE RESTRICT,
+            nonce BLOB NOT NULL,
+            wrapped_key BLOB,
+            key_reference TEXT,
+            remote_reference TEXT,
+            plaintext_size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            creator TEXT NOT NULL,
+            ciphertext BLOB NOT NULL,
+            PRIMARY KEY (secret_id, version)
+        );
+        INSERT INTO secret_versions_v2 (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext)
+            SELECT secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext
+            FROM secret_versions;
+        DROP TABLE secret_versions;
+        ALTER TABLE secret_versions_v2 RENAME TO secret_versions;
+        CREATE INDEX secret_versions_manager ON secret_versions(manager_id);
+        """,
     ]
 
     /// The schema version this build writes.

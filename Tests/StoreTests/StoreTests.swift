@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import SecretCore
 import SQLite
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -19,6 +19,42 @@ import Testing
         #expect(try database.queryFirst("PRAGMA journal_mode")?.string(0) == "wal")
         let tables = try database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { $0.string(0) }
         #expect(tables == ["applications", "audit_events", "environments", "manager_scopes", "manager_selectors", "managers", "secret_versions", "secrets"])
+    }
+
+    @Test func versionsWrittenUnderSchemaOneKeepTheirCiphertextAfterMigrating() throws {
+        let database = try Database(path: path, mode: .readWriteCreate)
+        try database.execute(Schema.migrations[0])
+        try database.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = 1")
+        try database.execute("""
+            INSERT INTO applications VALUES (1, 'payments', 0);
+            INSERT INTO environments VALUES (1, 1, 'prod', 'production', 0);
+            INSERT INTO managers (id, name, type, is_default, created_at) VALUES (1, 'builtin', 'builtin', 1, 0);
+            INSERT INTO secrets VALUES (1, 1, 'k', 'text', 1, 2);
+            INSERT INTO secret_versions (secret_id, version, manager_id, ciphertext, nonce, wrapped_key, plaintext_size, created_at, creator)
+                VALUES (1, 1, 1, X'0102', X'aa', X'bb', 2, 0, 'test'), (1, 2, 1, X'030405', X'cc', X'dd', 3, 0, 'test');
+            """)
+        let store = try SQLiteSecretStore(path: path, create: false, logger: logger)
+        let versions = try store.read { try $0.versions(secretID: 1) }
+        #expect(versions.map(\.payload.ciphertext) == [[1, 2], [3, 4, 5]])
+        #expect(versions.map(\.payload.nonce) == [[0xaa], [0xcc]])
+        #expect(try database.queryFirst("PRAGMA user_version")?.int(0) == Schema.latestVersion)
+        let columns = try database.query("PRAGMA table_info(secret_versions)").map { $0.string(1) }
+        #expect(columns.last == "ciphertext")
+    }
+
+    @Test func largeCiphertextsAreWrittenInPlaceAndReadBackWhole() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let ciphertext = (0..<(3 * 1024 * 1024 + 17)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let version = try store.write { tx -> SecretVersion in
+            let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
+            let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
+            let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin, config: [:], scopes: [], selectors: []), at: Date())
+            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id)
+            let version = SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: [1]), size: ciphertext.count, createdAt: Date(), creator: "test")
+            try tx.insertVersion(version)
+            return version
+        }
+        #expect(try store.read { try $0.version(secretID: version.secretID, number: 1)?.payload.ciphertext } == ciphertext)
     }
 
     @Test func reopeningDoesNotMigrateAgain() throws {
