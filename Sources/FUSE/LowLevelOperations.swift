@@ -64,20 +64,10 @@ enum LowLevelOperations {
             }
         }
         ops.unlink = { request, parent, name in
-            serve(request) { mount in
-                let name = String(cString: name!)
-                try mount.fileSystem.removeFile(try mount.path(of: name, in: parent))
-                mount.nodes.removed(name, in: parent)
-                fuse_reply_err(request, 0)
-            }
+            serve(request) { mount in try mount.remove(request, name, in: parent) { try mount.fileSystem.removeFile($0) } }
         }
         ops.rmdir = { request, parent, name in
-            serve(request) { mount in
-                let name = String(cString: name!)
-                try mount.fileSystem.removeDirectory(try mount.path(of: name, in: parent))
-                mount.nodes.removed(name, in: parent)
-                fuse_reply_err(request, 0)
-            }
+            serve(request) { mount in try mount.remove(request, name, in: parent) { try mount.fileSystem.removeDirectory($0) } }
         }
         ops.rename = { request, parent, name, newParent, newName, flags in
             serve(request) { mount in
@@ -230,13 +220,21 @@ private func replyExtendedAttribute(_ request: fuse_req_t?, _ bytes: [UInt8], ca
 extension MountContext {
     /// The path of a node the kernel sent; a node whose name is gone serves only requests on an open handle.
     func path(of node: fuse_ino_t, open: Bool = false) throws -> String {
-        guard let path = nodes.path(of: node), open || !nodes.isDetached(node) else { throw Errno.noSuchFile }
+        guard let path = nodes.path(of: node, detached: open) else { throw Errno.noSuchFile }
         return path
     }
 
     func path(of name: String, in parent: fuse_ino_t) throws -> String {
-        guard !nodes.isDetached(parent), let path = nodes.path(of: name, in: parent) else { throw Errno.noSuchFile }
+        guard let path = nodes.path(of: name, in: parent) else { throw Errno.noSuchFile }
         return path
+    }
+
+    /// Removes `name` from directory `parent` with `remove` (unlink or rmdir), then detaches its node.
+    func remove(_ request: fuse_req_t?, _ name: UnsafePointer<CChar>?, in parent: fuse_ino_t, _ remove: (String) throws -> Void) throws {
+        let name = String(cString: name!)
+        try remove(try path(of: name, in: parent))
+        nodes.removed(name, in: parent)
+        fuse_reply_err(request, 0)
     }
 
     func entry(_ node: fuse_ino_t, _ attributes: FileAttributes) -> fuse_entry_param {
@@ -260,12 +258,13 @@ extension MountContext {
             try fileSystem.directoryEntries(of: try path(of: node))
         }
         let directory = FileAttributes(kind: .directory, permissions: 0o755, size: 0, owner: 0, group: 0, modified: Date(timeIntervalSince1970: 0))
-        let all: [DirectoryListings.Entry] = [(".", directory), ("..", directory)] + entries
+        // Offsets 0 and 1 are "." and ".."; offset i + 2 is entries[i]. The listing is not copied per request.
+        let count = entries.count + 2
         withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer in
             let base = buffer.baseAddress!.assumingMemoryBound(to: CChar.self)
             var used = 0
-            for index in min(max(0, Int(offset)), all.count)..<all.count {
-                let (name, attributes) = all[index]
+            for index in min(max(0, Int(offset)), count)..<count {
+                let (name, attributes) = index < 2 ? (index == 0 ? "." : "..", directory) : entries[index - 2]
                 let next = off_t(index + 1)
                 let added: Int = name.withCString { cName in
                     guard plus else {

@@ -29,21 +29,19 @@ final class NodeTable: Sendable {
 
     private let state = Mutex(State())
 
-    /// The path of `node` (`/` for the root), or nil for a node the kernel has forgotten.
-    /// A detached node gives the path it had last.
-    func path(of node: UInt64) -> String? {
-        state.withLock { state in Self.path(of: node, in: state) }
+    /// The path of `node` (`/` for the root), or nil for a node the kernel has forgotten. A
+    /// detached node gives the path it had last when `detached` allows it, else nil.
+    func path(of node: UInt64, detached: Bool = false) -> String? {
+        state.withLock { state in
+            guard detached || !(state.nodes[node]?.detached ?? false) else { return nil }
+            return Self.path(of: node, in: state)
+        }
     }
 
-    /// The path of `name` inside directory `parent`.
+    /// The path of `name` inside directory `parent`; nil when the parent is forgotten or detached.
     func path(of name: String, in parent: UInt64) -> String? {
         guard let directory = path(of: parent) else { return nil }
         return directory == "/" ? "/" + name : directory + "/" + name
-    }
-
-    /// Whether `node` lost its name (removed or replaced) while the kernel still knew it.
-    func isDetached(_ node: UInt64) -> Bool {
-        state.withLock { $0.nodes[node]?.detached ?? false }
     }
 
     /// The node for `name` in `parent`, created if new, with one more kernel reference.
