@@ -293,7 +293,8 @@ def main():
     print("all targets met" if not missed else "targets missed: " + ", ".join(missed))
 
 
-try:
-    main()
-finally:
-    cleanup()
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        cleanup()

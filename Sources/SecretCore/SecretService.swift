@@ -233,7 +233,10 @@ public final class SecretService: Sendable {
     }
 
     /// Decrypts the current (or a given) version of a secret through the manager that sealed it.
-    public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller) throws -> (value: SecureBytes, version: SecretVersion, kind: SecretKind) {
+    ///
+    /// The read is an audit event unless `audited` is false: the mount loads a snapshot late, for
+    /// an open it already recorded with `recordRead`.
+    public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller, audited: Bool = true) throws -> (value: SecureBytes, version: SecretVersion, kind: SecretKind) {
         var versionNumber = requested
         do {
             let (version, descriptor, kind) = try store.read { tx -> (SecretVersion, ManagerDescriptor, SecretKind) in
@@ -251,14 +254,20 @@ public final class SecretService: Sendable {
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
             let value = try managers.manager(for: descriptor).open(version.payload, context: context)
-            auditRead(path, version: version.number, caller: caller, result: nil)
+            if audited { auditRead(path, version: version.number, caller: caller, result: nil) }
             return (value, version, kind)
         } catch {
             let failure = Self.domainError(error, doing: "read '\(path)'")
             logFailure(failure, action: "read", path: path.description)
-            auditRead(path, version: versionNumber, caller: caller, result: failure)
+            if audited { auditRead(path, version: versionNumber, caller: caller, result: failure) }
             throw failure
         }
+    }
+
+    /// Records a successful read of `version` of `path` whose value is served from a copy the
+    /// reader's side already holds (the kernel's page cache), so nothing is decrypted.
+    public func recordRead(_ path: SecretPath, version: Int, caller: Caller) {
+        auditRead(path, version: version, caller: caller, result: nil)
     }
 
     /// Writes a new version of a secret, creating the secret if needed.

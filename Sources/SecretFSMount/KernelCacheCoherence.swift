@@ -4,18 +4,27 @@ import SecretCore
 import SecureMemory
 
 /// One version of one secret: what a read handle or the kernel's page cache holds.
+///
+/// The write time is part of the key because SQLite may give a removed secret's id to the next
+/// secret created: a secret removed and added again between two polls must not look unchanged.
 struct VersionKey: Hashable, Sendable {
     let secretID: Int64
     let number: Int
+    let writtenAt: Int64
 
     init(_ version: SecretVersion) {
-        secretID = version.secretID
-        number = version.number
+        self.init(secretID: version.secretID, number: version.number, writtenAt: version.createdAt)
     }
 
     init(_ summary: SecretSummary) {
-        secretID = summary.id
-        number = summary.version
+        self.init(secretID: summary.id, number: summary.version, writtenAt: summary.updatedAt)
+    }
+
+    private init(secretID: Int64, number: Int, writtenAt: Date) {
+        self.secretID = secretID
+        self.number = number
+        // Both dates come from the store in whole milliseconds.
+        self.writtenAt = Int64((writtenAt.timeIntervalSince1970 * 1000).rounded())
     }
 }
 
@@ -39,6 +48,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
     // Unchecked: every mutable field is guarded by `condition`.
     private let condition = NSCondition()
     private var settled: [SecretPath: VersionKey] = [:]
+    /// Settled versions that a full open decrypted and checked since the last outside change.
+    private var verified: [SecretPath: VersionKey] = [:]
     private var cachedReaders: [SecretPath: [VersionKey: Int]] = [:]
     private var writers: [SecretPath: Int] = [:]
     /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
@@ -98,6 +109,25 @@ final class KernelCacheCoherence: @unchecked Sendable {
             guard settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return false }
             cachedReaders[path, default: [:]][key, default: 0] += 1
             return true
+        }
+    }
+
+    /// The version a read-only open may take without reading the store: the settled one, if a
+    /// full open has already decrypted it and checked its manager, and no other process has
+    /// changed the store since the last poll (`token`, read by the caller just before). So a
+    /// value the CLI has just set is read at once, not at the next poll. Registered like `beginCachedRead`.
+    func beginVerifiedRead(_ path: SecretPath, changeToken token: Int64) -> VersionKey? {
+        condition.withLock {
+            guard token == changeToken, let key = verified[path], settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return nil }
+            cachedReaders[path, default: [:]][key, default: 0] += 1
+            return key
+        }
+    }
+
+    /// A full open of `key` succeeded: later opens of it may skip the store while it stays settled.
+    func verifiedRead(_ path: SecretPath, _ key: VersionKey) {
+        condition.withLock {
+            if settled[path] == key { verified[path] = key }
         }
     }
 
@@ -247,7 +277,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
         do {
             let token = try service.store.changeToken()
             let checkNames = condition.withLock { () -> Bool in
-                if token != changeToken { nameChecksLeft = 2 }
+                if token != changeToken {
+                    nameChecksLeft = 2
+                    // Another process may have changed managers or selectors: the next open of each secret checks again.
+                    verified.removeAll()
+                }
                 defer { nameChecksLeft = max(0, nameChecksLeft - 1) }
                 return nameChecksLeft > 0
             }

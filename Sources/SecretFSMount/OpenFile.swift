@@ -7,7 +7,7 @@ import SecureMemory
 /// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
 /// kernel's concurrent calls on one handle.
 final class OpenFile: @unchecked Sendable {
-    // Unchecked: `content`, `dirty` and `commitFailed` are guarded by `lock`, which a commit holds
+    // Unchecked: `content`, `unloadedVersion`, `dirty` and `commitFailed` are guarded by `lock`, which a commit holds
     // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
     // `identityLock`, so the handle table can read them without waiting for a commit.
     let lock = NSLock()
@@ -36,10 +36,14 @@ final class OpenFile: @unchecked Sendable {
     var commitFailed = false
     /// For a reader served through the page cache, the version it holds there.
     let cachedVersion: VersionKey?
+    /// For a reader opened without decrypting, the version `content` is loaded from when the
+    /// kernel asks for a page it no longer caches; nil once loaded.
+    var unloadedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil) {
         self.currentPath = path
         self.cachedVersion = cachedVersion
+        self.unloadedVersion = unloadedVersion
         self.writable = writable
         self.appends = appends
         self.content = content

@@ -147,14 +147,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             let secret = try TreePath(path).existingSecret()
             let caller = Caller.currentRequest()
-            guard flags.writes else {
-                let (value, version, kind) = try service.read(secret, caller: caller)
-                let key = VersionKey(version)
-                let cached = coherence.beginCachedRead(secret, key)
-                let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil)
-                // A read-only handle has nothing to commit, so close need not send FLUSH.
-                return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
-            }
+            guard flags.writes else { return try openForReading(secret, caller: caller) }
             try refuseWhenReadOnly()
             guard let summary = try service.checkWritable(secret) else { throw Errno.noSuchFile }
             coherence.writerOpened(secret)
@@ -169,6 +162,26 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// Opens a snapshot of the current version. A read-only handle has nothing to commit, so
+    /// close need not send FLUSH.
+    private func openForReading(_ secret: SecretPath, caller: Caller) throws -> OpenedFile {
+        if let token = try? service.store.changeToken(), let key = coherence.beginVerifiedRead(secret, changeToken: token) {
+            // The kernel's page cache holds this version and a full open already decrypted and
+            // checked it: record the read, and decrypt only if the kernel asks for a page it dropped.
+            service.recordRead(secret, version: key.number, caller: caller)
+            // A reader never commits, so its kind is not used.
+            let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
+            return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
+        }
+        let (value, version, kind) = try service.read(secret, caller: caller)
+        let key = VersionKey(version)
+        // A reference's value can change at its source without a new version, so the kernel never caches it.
+        let cached = version.payload.remoteReference == nil && coherence.beginCachedRead(secret, key)
+        if cached { coherence.verifiedRead(secret, key) }
+        let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil)
+        return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
+    }
+
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64 {
         try serving {
             try refuseWhenReadOnly()
@@ -181,11 +194,23 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func read(handle: UInt64, count: Int, at offset: Int, reply: (UnsafeRawBufferPointer) -> Void) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
-        open.lock.withLock {
+        try open.lock.withLock {
+            if let key = open.unloadedVersion { try load(open, key) }
             open.content.withUnsafeBytes { bytes in
                 let start = min(offset, bytes.count)
                 reply(UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + count, bytes.count)]))
             }
+        }
+    }
+
+    /// Decrypts the version a reader opened without decrypting. Call with `open.lock` held.
+    private func load(_ open: OpenFile, _ key: VersionKey) throws {
+        try serving {
+            let (value, version, _) = try service.read(open.path, version: key.number, caller: Caller.currentRequest(), audited: false)
+            // The secret was removed, or removed and made again, since the open: its snapshot is gone.
+            guard VersionKey(version) == key else { throw Errno.ioError }
+            open.content.append(value)
+            open.unloadedVersion = nil
         }
     }
 

@@ -13,7 +13,23 @@ enum TreePath: Equatable {
 
     /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`.
     init(_ path: String) throws {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Every open passes through here: split the UTF-8 bytes once, without a collection of substrings.
+        var parts: [String] = []
+        parts.reserveCapacity(3)
+        var start: String.Index? = nil
+        let utf8 = path.utf8
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                if let begin = start { parts.append(String(path[begin..<index])) }
+                start = nil
+                if parts.count > 3 { throw Errno.noSuchFile }
+            } else if start == nil {
+                start = index
+            }
+            index = utf8.index(after: index)
+        }
+        if let begin = start { parts.append(String(path[begin...])) }
         switch parts.count {
         case 0: self = .root
         case 1: self = .application(parts[0])
@@ -26,8 +42,7 @@ enum TreePath: Equatable {
     /// The secret's validated path; `ENOENT` for a name no secret can have.
     func existingSecret() throws -> SecretPath {
         guard case .secret(let app, let env, let name) = self else { throw Errno.isDirectory }
-        guard ResourceName.isValid(app), ResourceName.isValid(env), ResourceName.isValid(name) else { throw Errno.noSuchFile }
-        return try SecretPath(parsing: "\(app)/\(env)/\(name)")
+        return SecretPath(application: try existingName(app), environment: try existingName(env), name: try existingName(name))
     }
 
     /// The secret's validated path for creating it; `EINVAL` for a bad name, `EPERM` above depth 3.
@@ -40,6 +55,6 @@ enum TreePath: Equatable {
 
 /// Validates a name for lookups: a name no resource can have does not exist.
 func existingName(_ text: String) throws -> ResourceName {
-    guard ResourceName.isValid(text) else { throw Errno.noSuchFile }
-    return try ResourceName(text)
+    guard let name = try? ResourceName(text) else { throw Errno.noSuchFile }
+    return name
 }

@@ -84,4 +84,42 @@ import Testing
         // The daemon writes what it still holds before it exits.
         #expect(try reads() == 25)
     }
+
+    @Test func aPageTheKernelDroppedIsDecryptedAgain() throws {
+        let fs = try mounted()
+        let value = (0..<200_000).map { "\($0 % 97)," }.joined()
+        // Compared as a Bool: a failure should not print half a megabyte.
+        let readsValue = { (result: IOResult) -> Bool in result == .success(Array(value.utf8)) }
+        try fs.cli("secret", "set", "payments/prod/k", stdin: value)
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        // The second open is served from the page cache without decrypting.
+        #expect(readsValue(POSIX.read(path)))
+        #expect(readsValue(POSIX.read(path)))
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(descriptor >= 0)
+        // Drop the file's pages: this open must now decrypt its version to answer the reads.
+        #expect(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED) == 0)
+        #expect(readsValue(POSIX.readAll(descriptor)))
+        close(descriptor)
+        #expect(readsValue(POSIX.read(path)))
+        let reads = { try fs.cli("audit", "--json").output.components(separatedBy: "\"action\" : \"read\"").count - 1 }
+        try fs.stop()
+        // One event per open, however the open was served.
+        #expect(try reads() == 4)
+    }
+
+    @Test func aSecretRemovedAndAddedAgainIsNotTakenForTheOldOne() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "old-value-1")
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        #expect(POSIX.read(path) == .success(Array("old-value-1".utf8)))
+        #expect(POSIX.read(path) == .success(Array("old-value-1".utf8)))
+        // The new secret may get the old one's id and is again at version 1, with the same size.
+        try fs.cli("secret", "rm", "payments/prod/k")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "new-value-2")
+        #expect(withinASecond { POSIX.read(path) == .success(Array("new-value-2".utf8)) })
+        try fs.stop()
+    }
 }
