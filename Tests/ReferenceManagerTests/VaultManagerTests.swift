@@ -103,6 +103,24 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aValueChangedAtItsSourceIsReadOnceItsCacheExpires() throws {
+        let vault = try VaultStandIn()
+        let fs = try state(vault, ["--read-only", "--cache-ttl", "1"])
+        let setRemote = { (value: String) in
+            _ = try runProgram("/usr/bin/curl", ["-s", "-X", "POST", "-H", "X-Vault-Token: \(vault.rootToken)", "-d", #"{"data":{"password":"\#(value)"}}"#, "\(vault.url)/v1/secret/data/ops/db"])
+        }
+        try setRemote("rotation-1")
+        #expect(try fs.cli("secret", "link", "payments/prod/db", "--manager", "vault", "--remote", "ops/db#password").status == 0)
+        try fs.mount()
+        // Read twice: a version the kernel could cache must not keep the old value once it changes at Vault.
+        #expect(POSIX.read(fs.path("payments/prod/db")) == .success(Array("rotation-1".utf8)))
+        #expect(POSIX.read(fs.path("payments/prod/db")) == .success(Array("rotation-1".utf8)))
+        try setRemote("rotation-2")
+        usleep(1_200_000)
+        #expect(POSIX.read(fs.path("payments/prod/db")) == .success(Array("rotation-2".utf8)))
+        try fs.stop()
+    }
+
     @Test func vaultErrorsAreNamed() throws {
         let vault = try VaultStandIn()
         let fs = try state(vault, [])
