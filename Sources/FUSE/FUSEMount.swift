@@ -7,11 +7,14 @@ public struct CacheTimeouts: Sendable {
     public var entry: Double
     /// Seconds the kernel may cache attributes.
     public var attributes: Double
+    /// Seconds the kernel may remember that a name does not exist (0: ask every time).
+    public var negativeEntry: Double
 
-    /// Creates timeouts. Failed lookups are never cached, so new names show at once.
-    public init(entry: Double, attributes: Double) {
+    /// Creates timeouts.
+    public init(entry: Double, attributes: Double, negativeEntry: Double = 0) {
         self.entry = entry
         self.attributes = attributes
+        self.negativeEntry = negativeEntry
     }
 }
 

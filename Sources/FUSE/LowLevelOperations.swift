@@ -14,7 +14,16 @@ enum LowLevelOperations {
             serve(request) { mount in
                 let name = String(cString: name!)
                 let path = try mount.path(of: name, in: parent)
-                let attributes = try mount.fileSystem.attributes(of: path, handle: nil)
+                let attributes: FileAttributes
+                do {
+                    attributes = try mount.fileSystem.attributes(of: path, handle: nil)
+                } catch let error as Errno where error == .noSuchFile && mount.timeouts.negativeEntry > 0 {
+                    // Node id 0 with a timeout: the kernel remembers the name is absent (see negativeEntry).
+                    var absent = fuse_entry_param()
+                    absent.entry_timeout = mount.timeouts.negativeEntry
+                    fuse_reply_entry(request, &absent)
+                    return
+                }
                 var entry = mount.entry(mount.nodes.remember(name, in: parent), attributes)
                 fuse_reply_entry(request, &entry)
             }

@@ -58,6 +58,10 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// Polls left that must re-check every name and listing the kernel holds; see `outsideChanges`.
     private var nameChecksLeft = 0
     private var changeToken: Int64 = 0
+    /// Every secret and directory (`/APP`, `/APP/ENV`) the last listing held, to find added names.
+    private var listedNames: Set<String> = []
+    /// Names the last listing found added; their cached absence is dropped again at the next check.
+    private var addedLastCheck: Set<String> = []
     private var stopping = false
     private var running = false
 
@@ -81,9 +85,10 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// Takes the store's current state as what the (empty) kernel caches hold, then starts polling.
     func start() throws {
         let token = try service.store.changeToken()
-        let secrets = try listing().0
+        let (secrets, directories) = try listing()
         condition.withLock {
             settled = secrets
+            listedNames = Self.names(secrets, directories)
             changeToken = token
             running = true
         }
@@ -287,20 +292,25 @@ final class KernelCacheCoherence: @unchecked Sendable {
             }
             guard checkNames else { return [] }
             let (secrets, directories) = try listing()
-            let changed = condition.withLock { () -> Set<SecretPath> in
+            let names = Self.names(secrets, directories)
+            let (changed, added) = condition.withLock { () -> (Set<SecretPath>, Set<String>) in
                 changeToken = token
                 var changed = Set<SecretPath>()
                 for (path, key) in secrets where settled[path] != key { changed.insert(path) }
                 for path in settled.keys where secrets[path] == nil { changed.insert(path) }
-                return changed
+                let added = names.subtracting(listedNames)
+                defer {
+                    listedNames = names
+                    addedLastCheck = added
+                }
+                return (changed, added.union(addedLastCheck))
             }
-            let secretPaths = Set(secrets.keys.map(\.mountPath))
+            // The kernel may remember these names as absent (see negativeEntry).
+            for path in added { kernel.forgetName(path) }
             var listings: Set<String> = ["/"]
             for path in kernel.knownPaths() {
-                let depth = path.split(separator: "/").count
-                if depth < 3 { listings.insert(path) }
-                let exists = depth < 3 ? directories.contains(String(path.dropFirst())) : secretPaths.contains(path)
-                if !exists { kernel.forgetName(path) }
+                if path.split(separator: "/").count < 3 { listings.insert(path) }
+                if !names.contains(path) { kernel.forgetName(path) }
             }
             for listing in listings { kernel.invalidate(listing) }
             return changed
@@ -308,6 +318,13 @@ final class KernelCacheCoherence: @unchecked Sendable {
             logger.debug("could not poll the store for changes", metadata: ["error": "\(error)"])
             return []
         }
+    }
+
+    /// The mount paths of every secret and directory in a listing.
+    private static func names(_ secrets: [SecretPath: VersionKey], _ directories: Set<String>) -> Set<String> {
+        var names = Set(secrets.keys.map(\.mountPath))
+        for directory in directories { names.insert("/" + directory) }
+        return names
     }
 
     /// Every secret's current version, and every application and environment as `APP` and `APP/ENV`.
@@ -324,7 +341,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
 struct KernelCache: Sendable {
     /// Drops the cached attributes and data of a path (for a directory, its listing).
     let invalidate: @Sendable (String) -> Void
-    /// Drops a cached name that another process removed.
+    /// Drops a cached name that another process removed, or the cached absence of one it added.
     let forgetName: @Sendable (String) -> Void
     /// The paths the kernel holds a name for.
     let knownPaths: @Sendable () -> [String]

@@ -30,9 +30,10 @@ public enum SecretFSDaemon {
     }
 
     /// Kernel cache lifetimes. Names and attributes live long because changes are pushed to the
-    /// kernel as they happen (`KernelCacheCoherence`); failed lookups are not cached, so new names
-    /// show at once.
-    static let timeouts = CacheTimeouts(entry: 30, attributes: 30)
+    /// kernel as they happen (`KernelCacheCoherence`). That a name is absent is remembered for a
+    /// second: names another process adds are pushed too, and a lookup that races with the push
+    /// still keeps the promise that outside changes show within a second.
+    static let timeouts = CacheTimeouts(entry: 30, attributes: 30, negativeEntry: 1)
 
     /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
     public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {

@@ -122,4 +122,21 @@ import Testing
         #expect(withinASecond { POSIX.read(path) == .success(Array("new-value-2".utf8)) })
         try fs.stop()
     }
+
+    @Test func namesTheCLIAddsShowThoughTheKernelRememberedThemAbsent() throws {
+        let fs = try mounted()
+        try fs.mount()
+        let paths = ["payments/prod/k", "payments/qa", "billing"].map(fs.path)
+        var info = stat()
+        for path in paths { #expect(stat(path, &info) == -1 && errno == ENOENT) }
+        // The kernel may now remember these names as absent for a second.
+        let rememberedUntil = Date().addingTimeInterval(1)
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "v")
+        try fs.cli("env", "add", "payments", "qa")
+        try fs.cli("app", "add", "billing")
+        #expect(withinASecond { paths.allSatisfy { stat($0, &info) == 0 } })
+        // Seen before the absence could expire: the daemon told the kernel.
+        #expect(Date() < rememberedUntil.addingTimeInterval(-0.1))
+        try fs.stop()
+    }
 }
