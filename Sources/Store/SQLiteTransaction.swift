@@ -183,22 +183,30 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Versions
 
-    /// Version columns without the ciphertext itself (its rowid stands in column 3): `version(_:)` reads it incrementally.
+    /// Ciphertexts up to this size are bound and read as plain column values; larger ones go
+    /// through incremental blob I/O, whose open costs more than copying a small value but which
+    /// never holds a second buffer of a large value's size.
+    static let inlineCiphertextLimit = 64 * 1024
+
+    /// Version columns; the ciphertext is in column 12 when small, else `version(_:)` reads it
+    /// incrementally through the rowid in column 3 (its length is in column 11).
     private static let versionColumns = """
-        SELECT secret_id, version, manager_id, rowid, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator
+        SELECT secret_id, version, manager_id, rowid, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator,
+            length(ciphertext), CASE WHEN length(ciphertext) <= \(inlineCiphertextLimit) THEN ciphertext END
         FROM secret_versions
         """
 
     func insertVersion(_ version: SecretVersion) throws {
         let payload = version.payload
-        // The ciphertext (the last column) is written in place after the row exists: see `writeBlob`.
+        let inline = payload.ciphertext.count <= Self.inlineCiphertextLimit
+        // A large ciphertext (the last column) is written in place after the row exists: see `writeBlob`.
         try database.run("""
             INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, zeroblob(?))
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(inline ? "?" : "zeroblob(?)"))
             """, [version.secretID, version.number, version.managerID, payload.nonce, payload.wrappedKey,
                   payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator,
-                  payload.ciphertext.count])
-        if !payload.ciphertext.isEmpty {
+                  inline ? payload.ciphertext : payload.ciphertext.count])
+        if !inline {
             try database.writeBlob(table: "secret_versions", column: "ciphertext", rowID: database.lastInsertRowID, from: payload.ciphertext)
         }
     }
@@ -261,7 +269,9 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     private func version(_ row: Row) throws -> SecretVersion {
-        let ciphertext = try database.readBlob(table: "secret_versions", column: "ciphertext", rowID: Int64(row.int(3)))
+        let ciphertext = row.int(11) <= Self.inlineCiphertextLimit
+            ? row.blob(12) ?? []
+            : try database.readBlob(table: "secret_versions", column: "ciphertext", rowID: Int64(row.int(3)))
         let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
         return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: row.int(8), createdAt: Date(storeMilliseconds: row.int(9)), creator: row.string(10))
     }

@@ -132,19 +132,26 @@ public final class VaultStandIn: @unchecked Sendable {
 
     /// Starts the stand-in (mounts: `secret` is KV v2, `kv` is KV v1).
     public init(loginTTL: Int = 3600) throws {
-        let port = Int.random(in: 60_000..<64_000)
-        url = "http://127.0.0.1:\(port)"
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(null) }
         var environment = ProcessInfo.processInfo.environment
         environment["VAULT_STANDIN_TTL"] = String(loginTTL)
-        process = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("vault_standin.py"), String(port), rootToken, roleID, secretID],
-                                   environment: environment, stdin: null, stdout: null, stderr: null)
-        let deadline = Date().addingTimeInterval(15)
-        while !Fixtures.canConnect(port: port) {
-            if process.hasExited || Date() > deadline { throw TestFailure("Vault stand-in did not start") }
-            usleep(50_000)
+        // A random port can be taken (the stand-in then exits at once): try another.
+        for _ in 0..<5 {
+            let port = Int.random(in: 60_000..<64_000)
+            let started = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("vault_standin.py"), String(port), rootToken, roleID, secretID],
+                                           environment: environment, stdin: null, stdout: null, stderr: null)
+            let deadline = Date().addingTimeInterval(15)
+            while !Fixtures.canConnect(port: port) && !started.hasExited && Date() < deadline { usleep(50_000) }
+            if Fixtures.canConnect(port: port), !started.hasExited {
+                url = "http://127.0.0.1:\(port)"
+                process = started
+                return
+            }
+            kill(started.pid, SIGKILL)
+            _ = try? started.wait(timeout: 5)
         }
+        throw TestFailure("Vault stand-in did not start")
     }
 
     /// Calls a `/_test/…` control endpoint and returns its JSON.
