@@ -25,7 +25,9 @@ public final class MotoServer: @unchecked Sendable {
         defer { close(null) }
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
-        process = try ChildProcess(try Fixtures.executable("moto_server"), ["-H", "127.0.0.1", "-p", String(port)],
+        // Through tied_to_parent.py (which execs moto_server): suites hold their server in a static that is never torn down.
+        process = try ChildProcess(try Fixtures.executable("python3"),
+                                   [Fixtures.path("tied_to_parent.py"), try Fixtures.executable("moto_server"), "-H", "127.0.0.1", "-p", String(port)],
                                    environment: environment, stdin: null, stdout: null, stderr: null)
         let deadline = Date().addingTimeInterval(30)
         while !Fixtures.canConnect(port: port) {
