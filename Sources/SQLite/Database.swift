@@ -4,6 +4,8 @@ import CSQLite3
 public final class Database {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
+    /// The `onCommit` handler, retained for as long as SQLite may call it.
+    var commitHandler: CommitHandler?
 
     /// How the file is opened.
     public enum Mode: Sendable {
@@ -73,6 +75,23 @@ public final class Database {
         return try statement.step() ? statement.row() : nil
     }
 
+    /// Runs `sql` with `parameters` and joins the blob in column 0 of every row into one array.
+    ///
+    /// Each row's bytes are copied once, straight from SQLite into the result, which is
+    /// allocated at `capacity` up front: a value stored in pieces is read back without a
+    /// second buffer of its size.
+    public func concatenatedBlobs(_ sql: String, _ parameters: [SQLiteBindable], capacity: Int) throws -> [UInt8] {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        try statement.bind(parameters)
+        var joined: [UInt8] = []
+        joined.reserveCapacity(capacity)
+        while try statement.step() {
+            statement.withBlob(column: 0) { joined.append(contentsOf: $0) }
+        }
+        return joined
+    }
+
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult
     public func run(_ sql: String, _ parameters: [SQLiteBindable] = []) throws -> Int {
@@ -97,7 +116,7 @@ public final class Database {
             try run("COMMIT")
             return result
         } catch {
-            try? run("ROLLBACK")
+            _ = try? run("ROLLBACK")
             throw error
         }
     }

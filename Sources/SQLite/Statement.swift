@@ -60,6 +60,14 @@ public final class Statement {
         boundBlobs.removeAll()
     }
 
+    /// Calls `body` with the current row's blob in `column`, in place (empty when NULL).
+    ///
+    /// The bytes are valid only during the call: SQLite owns them until the next step.
+    public func withBlob<R>(column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let length = Int(sqlite3_column_bytes(pointer, column))
+        return try body(UnsafeRawBufferPointer(start: sqlite3_column_blob(pointer, column), count: length))
+    }
+
     /// The current row's columns.
     public func row() -> Row {
         let count = sqlite3_column_count(pointer)

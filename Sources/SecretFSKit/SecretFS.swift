@@ -34,9 +34,12 @@ public enum SecretFS {
     }
 
     /// Opens the service over an initialised state directory, refusing unsafe permissions.
-    public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), logger: Logger) throws -> SecretService {
+    ///
+    /// A long-running caller (the daemon) passes `checkpointsInBackground`, so its commits do not
+    /// wait for the WAL to be copied into the database.
+    public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), checkpointsInBackground: Bool = false, logger: Logger) throws -> SecretService {
         try state.checkPermissions()
-        let store = try SQLiteSecretStore(path: state.databasePath, create: false, logger: logger)
+        let store = try SQLiteSecretStore(path: state.databasePath, create: false, checkpointsInBackground: checkpointsInBackground, logger: logger)
         let registry = ManagerRegistry(masterKey: try state.loadMasterKey(), logger: logger)
         return SecretService(store: store, managers: registry, options: options, logger: logger)
     }

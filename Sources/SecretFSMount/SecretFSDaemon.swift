@@ -54,7 +54,7 @@ public enum SecretFSDaemon {
         let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions, timeouts: timeouts)
         do {
             try mount.run(foreground: options.foreground) {
-                let service = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
+                let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })

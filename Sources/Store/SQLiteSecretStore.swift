@@ -13,19 +13,30 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     private let logger: Logger
     private let managerCache = ManagerCache()
 
+    /// Checkpoints the WAL off the committing thread, for a long-running owner (the daemon).
+    private let checkpointer: BackgroundCheckpointer?
+
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
     /// Refuses a file that is not a secretfs database or whose schema is newer than this build.
-    public init(path: String, create: Bool, logger: Logger) throws {
+    /// With `checkpointsInBackground`, a thread with its own connection copies the WAL into the
+    /// database, so commits do not wait for it.
+    public init(path: String, create: Bool, checkpointsInBackground: Bool = false, logger: Logger) throws {
         self.logger = logger
         let database: Database
         do {
             database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite)
             try Self.prepare(database, path: path, logger: logger)
+            checkpointer = checkpointsInBackground ? try BackgroundCheckpointer(path: path, logger: logger) : nil
         } catch let error as SQLiteError {
             throw Self.translate(error, path: path)
         }
         self.database = database
+        checkpointer?.start(serving: database)
+    }
+
+    deinit {
+        checkpointer?.stop()
     }
 
     public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
@@ -39,7 +50,10 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
                 do {
                     return try database.transaction(immediate: true) {
                         try dropCachesIfChangedElsewhere()
-                        return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                        let transaction = SQLiteTransaction(database: database, managerCache: managerCache)
+                        let result = try body(transaction)
+                        try transaction.finish()
+                        return result
                     }
                 } catch {
                     managerCache.clear()

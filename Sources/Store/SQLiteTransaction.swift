@@ -7,6 +7,18 @@ struct SQLiteTransaction: StoreTransaction {
     let database: Database
     /// Decoded managers by id, valid for this connection's view of the database.
     let managerCache: ManagerCache
+    /// Large ciphertexts whose pieces are written last, by `finish()`.
+    private let pendingPieces = PendingPieces()
+
+    init(database: Database, managerCache: ManagerCache) {
+        self.database = database
+        self.managerCache = managerCache
+    }
+
+    /// Writes what the transaction held back; call it once, just before COMMIT.
+    func finish() throws {
+        try writePendingPieces()
+    }
 
     // MARK: Applications
 
@@ -183,31 +195,45 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Versions
 
-    /// Ciphertexts up to this size are bound and read as plain column values; larger ones go
-    /// through incremental blob I/O, whose open costs more than copying a small value but which
-    /// never holds a second buffer of a large value's size.
+    /// Ciphertexts up to this size stay in their version's row; larger ones are stored in pieces
+    /// of `ciphertextChunkSize` in `secret_version_chunks`, each written once and read in order.
     static let inlineCiphertextLimit = 64 * 1024
+    static let ciphertextChunkSize = 256 * 1024
 
-    /// Version columns; the ciphertext is in column 12 when small, else `version(_:)` reads it
-    /// incrementally through the rowid in column 3 (its length is in column 11).
+    /// Version columns; a ciphertext stored in pieces has `chunk_count` (column 11) above zero.
     private static let versionColumns = """
-        SELECT secret_id, version, manager_id, rowid, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator,
-            length(ciphertext), CASE WHEN length(ciphertext) <= \(inlineCiphertextLimit) THEN ciphertext END
+        SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count
         FROM secret_versions
         """
 
     func insertVersion(_ version: SecretVersion) throws {
         let payload = version.payload
-        let inline = payload.ciphertext.count <= Self.inlineCiphertextLimit
-        // A large ciphertext (the last column) is written in place after the row exists: see `writeBlob`.
+        let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
         try database.run("""
-            INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(inline ? "?" : "zeroblob(?)"))
+            INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext, chunk_count)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [version.secretID, version.number, version.managerID, payload.nonce, payload.wrappedKey,
                   payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator,
-                  inline ? payload.ciphertext : payload.ciphertext.count])
-        if !inline {
-            try database.writeBlob(table: "secret_versions", column: "ciphertext", rowID: database.lastInsertRowID, from: payload.ciphertext)
+                  chunked ? [] : payload.ciphertext, chunked ? Self.chunkCount(payload.ciphertext.count) : 0])
+        if chunked { pendingPieces.append(secretID: version.secretID, number: version.number, ciphertext: payload.ciphertext) }
+    }
+
+    private static func chunkCount(_ size: Int) -> Int {
+        (size + ciphertextChunkSize - 1) / ciphertextChunkSize
+    }
+
+    /// Inserts the pieces of every large ciphertext this transaction stored.
+    ///
+    /// They go last because a transaction larger than SQLite's page cache spills pages to the WAL
+    /// early, and a spilled page changed again (the secret's row, the audit log) is rewritten in
+    /// place, which makes SQLite re-read every later frame of the transaction to fix their checksums.
+    private func writePendingPieces() throws {
+        for pending in pendingPieces.takeAll() {
+            let ciphertext = pending.ciphertext
+            for (index, start) in stride(from: 0, to: ciphertext.count, by: Self.ciphertextChunkSize).enumerated() {
+                let piece = Array(ciphertext[start..<min(start + Self.ciphertextChunkSize, ciphertext.count)])
+                try database.run("INSERT INTO secret_version_chunks (secret_id, version, chunk, data) VALUES (?, ?, ?, ?)", [pending.secretID, pending.number, index, piece])
+            }
         }
     }
 
@@ -220,10 +246,15 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws {
+        let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
+        pendingPieces.discard(secretID: secretID, number: number)
+        try database.run("DELETE FROM secret_version_chunks WHERE secret_id = ? AND version = ?", [secretID, number])
         try database.run("""
-            UPDATE secret_versions SET manager_id = ?, ciphertext = ?, nonce = ?, wrapped_key = ?, key_reference = ?, remote_reference = ?
+            UPDATE secret_versions SET manager_id = ?, ciphertext = ?, chunk_count = ?, nonce = ?, wrapped_key = ?, key_reference = ?, remote_reference = ?
             WHERE secret_id = ? AND version = ?
-            """, [managerID, payload.ciphertext, payload.nonce, payload.wrappedKey, payload.keyReference, payload.remoteReference, secretID, number])
+            """, [managerID, chunked ? [] : payload.ciphertext, chunked ? Self.chunkCount(payload.ciphertext.count) : 0,
+                  payload.nonce, payload.wrappedKey, payload.keyReference, payload.remoteReference, secretID, number])
+        if chunked { pendingPieces.append(secretID: secretID, number: number, ciphertext: payload.ciphertext) }
     }
 
     // MARK: Audit
@@ -269,9 +300,13 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     private func version(_ row: Row) throws -> SecretVersion {
-        let ciphertext = row.int(11) <= Self.inlineCiphertextLimit
-            ? row.blob(12) ?? []
-            : try database.readBlob(table: "secret_versions", column: "ciphertext", rowID: Int64(row.int(3)))
+        let chunks = row.int(11)
+        // Pieces held back by this transaction are read as written.
+        try writePendingPieces()
+        let ciphertext = chunks == 0
+            ? row.blob(3) ?? []
+            : try database.concatenatedBlobs("SELECT data FROM secret_version_chunks WHERE secret_id = ? AND version = ? ORDER BY chunk",
+                                             [row.int(0), row.int(1)], capacity: chunks * Self.ciphertextChunkSize)
         let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
         return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: row.int(8), createdAt: Date(storeMilliseconds: row.int(9)), creator: row.string(10))
     }
@@ -300,5 +335,30 @@ extension Date {
 
     init(storeMilliseconds: Int) {
         self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
+    }
+}
+
+/// Ciphertexts inserted in a transaction whose pieces are not written yet.
+final class PendingPieces {
+    struct Entry {
+        let secretID: Int64
+        let number: Int
+        let ciphertext: [UInt8]
+    }
+
+    private var entries: [Entry] = []
+
+    func append(secretID: Int64, number: Int, ciphertext: [UInt8]) {
+        discard(secretID: secretID, number: number)
+        entries.append(Entry(secretID: secretID, number: number, ciphertext: ciphertext))
+    }
+
+    func discard(secretID: Int64, number: Int) {
+        entries.removeAll { $0.secretID == secretID && $0.number == number }
+    }
+
+    func takeAll() -> [Entry] {
+        defer { entries.removeAll() }
+        return entries
     }
 }

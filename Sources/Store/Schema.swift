@@ -106,6 +106,32 @@ enum Schema {
         ALTER TABLE secret_versions_v2 RENAME TO secret_versions;
         CREATE INDEX secret_versions_manager ON secret_versions(manager_id);
         """,
+        // 3: ciphertexts larger than 64 KiB move to rows of 256 KiB pieces. A large blob in one
+        // cell had to be written as a zeroblob and then filled, and the zeroed pages overflowed the
+        // page cache into the WAL before being written again; pieces are written once.
+        """
+        ALTER TABLE secret_versions ADD COLUMN chunk_count INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE secret_version_chunks (
+            secret_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            chunk INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (secret_id, version, chunk),
+            FOREIGN KEY (secret_id, version) REFERENCES secret_versions(secret_id, version) ON DELETE CASCADE
+        );
+        WITH RECURSIVE pieces(secret_id, version, chunk, size) AS (
+            SELECT secret_id, version, 0, length(ciphertext) FROM secret_versions WHERE length(ciphertext) > 65536
+            UNION ALL
+            SELECT secret_id, version, chunk + 1, size FROM pieces WHERE (chunk + 1) * 262144 < size
+        )
+        INSERT INTO secret_version_chunks (secret_id, version, chunk, data)
+            SELECT p.secret_id, p.version, p.chunk, substr(v.ciphertext, p.chunk * 262144 + 1, 262144)
+            FROM pieces p JOIN secret_versions v ON v.secret_id = p.secret_id AND v.version = p.version;
+        UPDATE secret_versions SET
+            chunk_count = (SELECT count(*) FROM secret_version_chunks c WHERE c.secret_id = secret_versions.secret_id AND c.version = secret_versions.version),
+            ciphertext = X''
+            WHERE length(ciphertext) > 65536;
+        """,
     ]
 
     /// The schema version this build writes.

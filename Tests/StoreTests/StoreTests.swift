@@ -18,7 +18,7 @@ import Testing
         #expect(try database.queryFirst("PRAGMA application_id")?.int(0) == 0x5346_5331)
         #expect(try database.queryFirst("PRAGMA journal_mode")?.string(0) == "wal")
         let tables = try database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { $0.string(0) }
-        #expect(tables == ["applications", "audit_events", "environments", "manager_scopes", "manager_selectors", "managers", "secret_versions", "secrets"])
+        #expect(tables == ["applications", "audit_events", "environments", "manager_scopes", "manager_selectors", "managers", "secret_version_chunks", "secret_versions", "secrets"])
     }
 
     @Test func versionsWrittenUnderSchemaOneKeepTheirCiphertextAfterMigrating() throws {
@@ -39,10 +39,37 @@ import Testing
         #expect(versions.map(\.payload.nonce) == [[0xaa], [0xcc]])
         #expect(try database.queryFirst("PRAGMA user_version")?.int(0) == Schema.latestVersion)
         let columns = try database.query("PRAGMA table_info(secret_versions)").map { $0.string(1) }
-        #expect(columns.last == "ciphertext")
+        #expect(columns.suffix(2) == ["ciphertext", "chunk_count"])
     }
 
-    @Test func largeCiphertextsAreWrittenInPlaceAndReadBackWhole() throws {
+    @Test func largeCiphertextsWrittenUnderSchemaTwoMoveIntoPiecesWhenMigrating() throws {
+        let database = try Database(path: path, mode: .readWriteCreate)
+        try database.execute(Schema.migrations[0])
+        try database.execute(Schema.migrations[1])
+        try database.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = 2")
+        // Two pieces and a bit, exactly one piece, and one at the inline limit that stays in its row.
+        let sizes = [2 * SQLiteTransaction.ciphertextChunkSize + 5, SQLiteTransaction.ciphertextChunkSize, SQLiteTransaction.inlineCiphertextLimit]
+        let ciphertexts = sizes.enumerated().map { number, size in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ number) } }
+        try database.execute("""
+            INSERT INTO applications VALUES (1, 'payments', 0);
+            INSERT INTO environments VALUES (1, 1, 'prod', 'production', 0);
+            INSERT INTO managers (id, name, type, is_default, created_at) VALUES (1, 'builtin', 'builtin', 1, 0);
+            INSERT INTO secrets VALUES (1, 1, 'big', 'file', 1, 3);
+            """)
+        for (index, ciphertext) in ciphertexts.enumerated() {
+            try database.run("""
+                INSERT INTO secret_versions (secret_id, version, manager_id, nonce, plaintext_size, created_at, creator, ciphertext)
+                VALUES (1, ?, 1, X'aa', ?, 0, 'test', ?)
+                """, [index + 1, ciphertext.count, ciphertext])
+        }
+        let store = try SQLiteSecretStore(path: path, create: false, logger: logger)
+        #expect(try store.read { try $0.versions(secretID: 1) }.map(\.payload.ciphertext) == ciphertexts)
+        let pieces = try database.query("SELECT version, count(*) FROM secret_version_chunks GROUP BY version ORDER BY version").map { [$0.int(0), $0.int(1)] }
+        #expect(pieces == [[1, 3], [2, 1]])
+        #expect(try database.queryFirst("SELECT max(length(ciphertext)) FROM secret_versions")?.int(0) == SQLiteTransaction.inlineCiphertextLimit)
+    }
+
+    @Test func largeCiphertextsAreStoredInPiecesReadBackWholeAndRemovedWithTheirSecret() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let ciphertext = (0..<(3 * 1024 * 1024 + 17)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let version = try store.write { tx -> SecretVersion in
@@ -55,6 +82,29 @@ import Testing
             return version
         }
         #expect(try store.read { try $0.version(secretID: version.secretID, number: 1)?.payload.ciphertext } == ciphertext)
+        let database = try Database(path: path, mode: .readWrite)
+        #expect(try database.queryFirst("SELECT count(*), max(length(data)) FROM secret_version_chunks").map { [$0.int(0), $0.int(1)] } == [13, SQLiteTransaction.ciphertextChunkSize])
+        try store.write { try $0.deleteSecret(id: version.secretID) }
+        #expect(try database.queryFirst("SELECT count(*) FROM secret_version_chunks")?.int(0) == 0)
+    }
+
+    @Test func aBackgroundCheckpointCopiesALargeCommitIntoTheDatabaseFile() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, checkpointsInBackground: true, logger: logger)
+        let databaseSize = { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        let before = databaseSize()
+        let ciphertext = [UInt8](repeating: 0x5c, count: 6 * 1024 * 1024)
+        try store.write { tx in
+            let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
+            let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
+            let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
+            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id)
+            try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: [1]), size: ciphertext.count, createdAt: Date(), creator: "test"))
+        }
+        // The commit leaves its pages in the WAL; only the checkpoint thread copies them into the file.
+        let deadline = Date().addingTimeInterval(10)
+        while databaseSize() < before + ciphertext.count, Date() < deadline { usleep(20_000) }
+        #expect(databaseSize() >= before + ciphertext.count)
+        #expect(try store.read { try $0.version(secretID: 1, number: 1)?.payload.ciphertext } == ciphertext)
     }
 
     @Test func reopeningDoesNotMigrateAgain() throws {
