@@ -99,6 +99,15 @@ public final class FUSEMount: @unchecked Sendable {
         _ = fuse_lowlevel_notify_inval_inode(session, node, 0, 0)
     }
 
+    /// Drops the kernel's cached attributes of `path` but keeps its cached data.
+    ///
+    /// The same thread rule as `invalidate` applies.
+    public func invalidateAttributes(_ path: String) {
+        guard let session, let node = context.nodes.node(at: path) else { return }
+        // A negative offset asks the kernel to drop attributes only.
+        _ = fuse_lowlevel_notify_inval_inode(session, node, -1, 0)
+    }
+
     /// Drops the kernel's cached name `path` (for a file or directory removed by another process).
     ///
     /// The same thread rule as `invalidate` applies. A no-op when the kernel does not know the parent.

@@ -74,17 +74,20 @@ public struct OpenFlags: Sendable, Equatable {
 public struct OpenedFile: Sendable, Equatable {
     /// The number passed back to later calls on this open file.
     public var handle: UInt64
-    /// Serve reads from the kernel page cache and keep what is cached there; when false every read
-    /// reaches the file system (direct I/O). Only true when the cached pages are known to hold
-    /// exactly this open's content.
+    /// Reads and writes go through the kernel page cache; when false every read and write
+    /// reaches the file system (direct I/O).
     public var usesPageCache: Bool
+    /// Keep the pages the kernel already caches for the file (with `usesPageCache`); when false
+    /// they are dropped at open. Only true when they are known to hold exactly this open's content.
+    public var keepsCachedPages: Bool
     /// Close sends no FLUSH: the file system has nothing to do on flush for this handle.
     public var skipsFlush: Bool
 
-    /// Creates an open reply.
-    public init(handle: UInt64, usesPageCache: Bool, skipsFlush: Bool) {
+    /// Creates an open reply; `keepsCachedPages` defaults to `usesPageCache`.
+    public init(handle: UInt64, usesPageCache: Bool, keepsCachedPages: Bool? = nil, skipsFlush: Bool) {
         self.handle = handle
         self.usesPageCache = usesPageCache
+        self.keepsCachedPages = keepsCachedPages ?? usesPageCache
         self.skipsFlush = skipsFlush
     }
 }
@@ -107,8 +110,8 @@ public protocol FileSystem: AnyObject, Sendable {
     func directoryEntries(of path: String) throws -> [(name: String, attributes: FileAttributes?)]
     /// Opens a file, saying how the kernel may cache it.
     func open(_ path: String, flags: OpenFlags) throws -> OpenedFile
-    /// Creates and opens a file; its data bypasses the page cache.
-    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64
+    /// Creates and opens a file, saying how the kernel may cache it.
+    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile
     /// Hands `reply` up to `count` bytes at `offset` (none at end of file), straight from the
     /// handle's own buffer so no copy of the data is left behind.
     func read(handle: UInt64, count: Int, at offset: Int, reply: (UnsafeRawBufferPointer) -> Void) throws

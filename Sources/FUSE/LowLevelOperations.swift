@@ -9,6 +9,10 @@ enum LowLevelOperations {
         ops.`init` = { _, connection in
             // Up to 1 MiB per read and write request instead of 128 KiB: large secrets move in fewer round trips.
             connection?.pointee.max_write = 1024 * 1024
+            // The file system tells the kernel of every change itself (see KernelCacheCoherence). Left
+            // on, the kernel would also drop a file's pages whenever its mtime moved, including the
+            // pages a writer has just written, whose mtime becomes the commit's.
+            connection?.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
         }
         ops.lookup = { request, parent, name in
             serve(request) { mount in
@@ -93,9 +97,7 @@ enum LowLevelOperations {
                 let info = info!
                 let opened = try mount.fileSystem.open(try mount.path(of: node), flags: OpenFlags(rawValue: info.pointee.flags))
                 info.pointee.fh = opened.handle
-                info.pointee.direct_io = opened.usesPageCache ? 0 : 1
-                info.pointee.keep_cache = opened.usesPageCache ? 1 : 0
-                info.pointee.noflush = opened.skipsFlush ? 1 : 0
+                info.pointee.setCaching(of: opened)
                 // An interrupted open never reaches the caller, and the kernel will not release it.
                 if fuse_reply_open(request, info) == -ENOENT { try? mount.fileSystem.release(handle: opened.handle) }
             }
@@ -105,7 +107,8 @@ enum LowLevelOperations {
                 let info = info!
                 let name = String(cString: name!)
                 let path = try mount.path(of: name, in: parent)
-                let handle = try mount.fileSystem.create(path, permissions: UInt32(mode) & 0o7777, flags: OpenFlags(rawValue: info.pointee.flags))
+                let opened = try mount.fileSystem.create(path, permissions: UInt32(mode) & 0o7777, flags: OpenFlags(rawValue: info.pointee.flags))
+                let handle = opened.handle
                 let attributes: FileAttributes
                 do {
                     attributes = try mount.fileSystem.attributes(of: path, handle: handle)
@@ -114,8 +117,7 @@ enum LowLevelOperations {
                     throw error
                 }
                 info.pointee.fh = handle
-                // Writes are buffered by the file system and committed whole; the page cache never holds them.
-                info.pointee.direct_io = 1
+                info.pointee.setCaching(of: opened)
                 let node = mount.nodes.remember(name, in: parent)
                 var entry = mount.entry(node, attributes)
                 if fuse_reply_create(request, &entry, info) == -ENOENT {
@@ -321,4 +323,13 @@ private func stat(of attributes: FileAttributes, node: fuse_ino_t) -> stat {
     info.st_ctim = time
     info.st_atim = time
     return info
+}
+
+extension fuse_file_info {
+    /// Sets the open reply's caching flags from what the file system decided.
+    mutating func setCaching(of opened: OpenedFile) {
+        direct_io = opened.usesPageCache ? 0 : 1
+        keep_cache = opened.usesPageCache && opened.keepsCachedPages ? 1 : 0
+        noflush = opened.skipsFlush ? 1 : 0
+    }
 }

@@ -23,8 +23,10 @@ struct VersionKey: Hashable, Sendable {
     private init(secretID: Int64, number: Int, writtenAt: Date) {
         self.secretID = secretID
         self.number = number
-        // Both dates come from the store in whole milliseconds.
-        self.writtenAt = Int64((writtenAt.timeIntervalSince1970 * 1000).rounded())
+        // The store keeps whole milliseconds, rounded down. A date read back from it is that
+        // millisecond give or take a rounding error, and a version just written still has the full
+        // date: a thousandth of a millisecond before rounding down gives the stored value for both.
+        self.writtenAt = Int64((writtenAt.timeIntervalSince1970 * 1000 + 0.001).rounded(.down))
     }
 }
 
@@ -52,6 +54,12 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private var verified: [SecretPath: VersionKey] = [:]
     private var cachedReaders: [SecretPath: [VersionKey: Int]] = [:]
     private var writers: [SecretPath: Int] = [:]
+    /// Paths with one writer writing through the page cache from empty, and whether no other
+    /// writer has opened the path since (so the pages hold exactly what that writer commits).
+    private var soleCachedWriter: [SecretPath: Bool] = [:]
+    /// Versions that a writer through the page cache committed and left there; `settle` keeps
+    /// those pages instead of dropping them if the version is still current.
+    private var keptPages: [SecretPath: VersionKey] = [:]
     /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
     private var waitingForReaders: [SecretPath: Date] = [:]
     private var pending: Set<SecretPath> = []
@@ -152,6 +160,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// A handle that may write `path` is opening: no new page-cache readers, and the current ones get a moment to close.
     func writerOpened(_ path: SecretPath) {
         condition.withLock {
+            // The page cache is shared by every writer of the path: it no longer matches any one of them.
+            if soleCachedWriter[path] != nil { soleCachedWriter[path] = false }
+            keptPages[path] = nil
             writers[path, default: 0] += 1
             settled[path] = nil
             let deadline = Date(timeIntervalSinceNow: Self.readerDrainLimit)
@@ -162,10 +173,29 @@ final class KernelCacheCoherence: @unchecked Sendable {
         }
     }
 
+    /// Whether the writer that has just opened `path` (with `writerOpened`), starting from empty
+    /// content, may write through the page cache: only when it is the path's only writer and no
+    /// page-cache reader is left. Its pages may then outlive it (see `writerClosed`).
+    func beginCachedWrite(_ path: SecretPath) -> Bool {
+        condition.withLock {
+            guard writers[path] == 1, cachedReaders[path] == nil, waitingForReaders[path] == nil else { return false }
+            soleCachedWriter[path] = true
+            return true
+        }
+    }
+
     /// A writing handle closed (after its last commit, successful or not).
-    func writerClosed(_ path: SecretPath) {
+    ///
+    /// `committed` is the version a writer through the page cache committed last, when the pages
+    /// it wrote hold exactly that version: if no other writer opened the path meanwhile and the
+    /// version is still current when settled, the kernel keeps those pages for later readers.
+    func writerClosed(_ path: SecretPath, committed: VersionKey? = nil) {
         condition.withLock {
             if let count = writers[path] { writers[path] = count > 1 ? count - 1 : nil }
+            if writers[path] == nil {
+                if let committed, soleCachedWriter[path] == true { keptPages[path] = committed }
+                soleCachedWriter[path] = nil
+            }
             enqueue(path)
         }
     }
@@ -176,6 +206,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
             if let count = writers[source] { writers[source] = count > 1 ? count - 1 : nil }
             writers[destination, default: 0] += 1
             settled[destination] = nil
+            // Renamed files are read back through the store, not through pages written under another name.
+            for path in [source, destination] where soleCachedWriter[path] != nil { soleCachedWriter[path] = false }
+            keptPages[destination] = nil
             enqueue(source)
         }
     }
@@ -184,6 +217,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     func changed(_ path: SecretPath) {
         condition.withLock {
             settled[path] = nil
+            keptPages[path] = nil
             enqueue(path)
         }
     }
@@ -235,6 +269,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
             return deadline < Date()
         }
         guard proceed else { return }
+        if let kept = condition.withLock({ keptPages.removeValue(forKey: path) }), kept == before, keepPages(path, kept) {
+            return
+        }
         // Invalidate before reading the version settled on: a change after this read is caught by the next poll or commit.
         kernel.invalidate(path.mountPath)
         guard case .some(let current) = currentVersion(of: path) else { return }
@@ -249,6 +286,19 @@ final class KernelCacheCoherence: @unchecked Sendable {
             } else {
                 settled[path] = current
             }
+        }
+    }
+
+    /// Settles `path` on the version a writer left in the page cache, dropping only the kernel's
+    /// attributes (size and times come from the store); false when it cannot settle now.
+    private func keepPages(_ path: SecretPath, _ key: VersionKey) -> Bool {
+        kernel.invalidateAttributes(path.mountPath)
+        return condition.withLock {
+            guard writers[path] == nil, !hasOtherReaders(path, than: key) else { return false }
+            settled[path] = key
+            // The writer's commit checked the manager and delegate selectors, as a full open would.
+            verified[path] = key
+            return true
         }
     }
 
@@ -341,6 +391,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
 struct KernelCache: Sendable {
     /// Drops the cached attributes and data of a path (for a directory, its listing).
     let invalidate: @Sendable (String) -> Void
+    /// Drops the cached attributes of a path, keeping its cached data.
+    let invalidateAttributes: @Sendable (String) -> Void
     /// Drops a cached name that another process removed, or the cached absence of one it added.
     let forgetName: @Sendable (String) -> Void
     /// The paths the kernel holds a name for.

@@ -34,13 +34,19 @@ final class OpenFile: @unchecked Sendable {
     }
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
+    /// For a writer through the page cache, whether the kernel's pages still hold exactly
+    /// `content`: a failed write or truncation may have left other bytes there.
+    var pagesMatchContent: Bool
+    /// The version this writer committed last.
+    var committedVersion: VersionKey?
     /// For a reader served through the page cache, the version it holds there.
     let cachedVersion: VersionKey?
     /// For a reader opened without decrypting, the version `content` is loaded from when the
     /// kernel asks for a page it no longer caches; nil once loaded.
     var unloadedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, writesThroughPageCache: Bool = false) {
+        self.pagesMatchContent = writesThroughPageCache
         self.currentPath = path
         self.cachedVersion = cachedVersion
         self.unloadedVersion = unloadedVersion

@@ -57,7 +57,7 @@ public enum SecretFSDaemon {
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
-                let kernel = KernelCache(invalidate: { mount.invalidate($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
+                let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
                 return try SecretFileSystem(service: service, settings: options.settings, logger: logger, kernel: kernel)
             }
         } catch let error as MountError {

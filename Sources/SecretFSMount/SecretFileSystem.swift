@@ -153,8 +153,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             coherence.writerOpened(secret)
             do {
                 let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
-                let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind, dirty: flags.truncates && summary.size > 0))
-                return OpenedFile(handle: handle, usesPageCache: false, skipsFlush: false)
+                // Only a writer starting from empty content sees the same file as the kernel's page cache.
+                let cached = flags.truncates && coherence.beginCachedWrite(secret)
+                let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind,
+                                                       dirty: flags.truncates && summary.size > 0, writesThroughPageCache: cached))
+                return OpenedFile(handle: handle, usesPageCache: cached, keepsCachedPages: false, skipsFlush: false)
             } catch {
                 coherence.writerClosed(secret)
                 throw error
@@ -182,13 +185,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
     }
 
-    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> UInt64 {
+    func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile {
         try serving {
             try refuseWhenReadOnly()
             let secret = try TreePath(path).newSecret()
             let kind = try service.checkWritable(secret)?.kind ?? .file
             coherence.writerOpened(secret)
-            return openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true))
+            // Written through the page cache, a copied-in file can be read back from it (see writerClosed).
+            let cached = coherence.beginCachedWrite(secret)
+            let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true, writesThroughPageCache: cached))
+            return OpenedFile(handle: handle, usesPageCache: cached, keepsCachedPages: false, skipsFlush: false)
         }
     }
 
@@ -218,7 +224,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
         return try open.lock.withLock {
             let position = open.appends ? open.content.count : offset
-            guard position + data.count <= settings.maximumFileSize else { throw Errno.fileTooLarge }
+            guard position + data.count <= settings.maximumFileSize else {
+                // The kernel has already copied the refused bytes into its pages.
+                open.pagesMatchContent = false
+                throw Errno.fileTooLarge
+            }
             open.content.write(data, at: position)
             open.dirty = true
             open.commitFailed = false
@@ -265,8 +275,14 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func release(handle: UInt64) throws {
         guard let open = openFiles.remove(handle) else { return }
         if let key = open.cachedVersion { coherence.readerClosed(open.path, key) }
-        // Whatever the commit below does, the kernel's view of the path is refreshed after it.
-        defer { if open.writable { coherence.writerClosed(open.path) } }
+        // Whatever the commit below does, the kernel's view of the path is refreshed after it;
+        // a writer whose pages hold exactly its committed version may leave them to readers.
+        defer {
+            if open.writable {
+                let committed = open.lock.withLock { open.pagesMatchContent && !open.dirty && !open.commitFailed && !open.orphaned ? open.committedVersion : nil }
+                coherence.writerClosed(open.path, committed: committed)
+            }
+        }
         do {
             // A commit that already failed was reported to the writer; saving it later would surprise them.
             if open.lock.withLock({ !open.commitFailed }) { try commit(open) }
@@ -283,7 +299,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             try open.lock.withLock {
                 guard open.writable, open.dirty, !open.orphaned else { return }
                 do {
-                    try service.write(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
+                    let version = try service.write(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
+                    open.committedVersion = VersionKey(version)
                     open.dirty = false
                 } catch let error as SecretError where [.readOnly, .tooLarge, .accessDenied].contains(error.code) {
                     open.commitFailed = true
@@ -340,6 +357,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 for writer in writers {
                     writer.path = toPath
                     writer.orphaned = false
+                    writer.lock.withLock { writer.pagesMatchContent = false }
                     coherence.writerMoved(from: fromPath, to: toPath)
                 }
             case (.application, _), (.environment, _):

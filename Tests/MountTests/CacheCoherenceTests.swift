@@ -56,6 +56,46 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aFileCopiedInIsReadBackFromItsPagesUntilTheCLIChangesIt() throws {
+        let fs = try mounted()
+        try fs.mount()
+        let path = fs.path("payments/prod/tls.pem")
+        let copied = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        #expect(POSIX.write(path, copied) == nil)
+        #expect(withinASecond { POSIX.read(path) == .success(copied) })
+        // The same size, so only the store can tell the kernel its pages are stale.
+        let replacement = copied.map { $0 ^ 0xff }
+        let file = fs.directory.file("replacement")
+        try Data(replacement).write(to: URL(fileURLWithPath: file))
+        try fs.cli("secret", "set", "payments/prod/tls.pem", "--file", file)
+        #expect(withinASecond { POSIX.read(path) == .success(replacement) })
+        try fs.stop()
+    }
+
+    @Test func pagesTwoWritersSharedAreNotServedAfterTheirCommits() throws {
+        let fs = try mounted()
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        let first = [UInt8](repeating: 0x41, count: 64 * 1024), second = [UInt8](repeating: 0x42, count: 64 * 1024)
+        #expect(POSIX.write(path, Array("old".utf8)) == nil)
+        for closesFirstWriterLast in [false, true] {
+            // The first writer may write through the page cache; the second opens while it is open,
+            // and both write the whole file. Only the last commit may be read back.
+            let a = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            let b = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            #expect(a >= 0 && b >= 0)
+            #expect(first.withUnsafeBytes { pwrite(a, $0.baseAddress, $0.count, 0) } == first.count)
+            #expect(second.withUnsafeBytes { pwrite(b, $0.baseAddress, $0.count, 0) } == second.count)
+            close(closesFirstWriterLast ? b : a)
+            close(closesFirstWriterLast ? a : b)
+            let expected = closesFirstWriterLast ? first : second
+            #expect(POSIX.read(path) == .success(expected), "right after the last close")
+            usleep(300_000)
+            #expect(POSIX.read(path) == .success(expected), "once settled")
+        }
+        try fs.stop()
+    }
+
     @Test func listingsFollowTheCLI() throws {
         let fs = try mounted()
         try fs.cli("secret", "set", "payments/prod/a", stdin: "1")
