@@ -5,6 +5,8 @@ public enum SQLiteValue: Equatable, Sendable {
     case real(Double)
     case text(String)
     case blob([UInt8])
+    /// The bytes of `range` in a larger array, bound in place; never read back from a column.
+    case blobPiece([UInt8], Range<Int>)
 }
 
 /// Types that bind directly as statement parameters.

@@ -30,8 +30,14 @@ public final class Statement {
             case .integer(let number): result = sqlite3_bind_int64(pointer, index, number)
             case .real(let number): result = sqlite3_bind_double(pointer, index, number)
             case .text(let text): result = sqlite3_bind_text(pointer, index, text, -1, secretfs_sqlite_transient())
-            case .blob(let bytes) where bytes.isEmpty:
-                // A zero-length blob must still bind as a blob, not NULL, so give SQLite a valid pointer.
+            case .blobPiece(let bytes, let range) where !range.isEmpty:
+                // Bound in place like a whole blob, from inside the retained array.
+                boundBlobs.append(bytes)
+                result = boundBlobs[boundBlobs.count - 1].withUnsafeBytes {
+                    sqlite3_bind_blob(pointer, index, $0.baseAddress! + range.lowerBound, Int32(range.count), nil)
+                }
+            case .blob([]), .blobPiece:
+                // A zero-length blob (or piece) must still bind as a blob, not NULL, so give SQLite a valid pointer.
                 result = sqlite3_bind_blob(pointer, index, UnsafeRawPointer(bitPattern: 1), 0, secretfs_sqlite_transient())
             case .blob(let bytes):
                 // Ciphertexts run to megabytes: bind them in place (SQLITE_STATIC) instead of copying.

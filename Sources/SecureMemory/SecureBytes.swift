@@ -89,7 +89,12 @@ public final class SecureBytes: @unchecked Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
         precondition(offset >= 0, "negative offset")
         let end = offset + bytes.count
-        if end > count { resize(to: end) }
+        if end > count {
+            // Only the gap needs zeros: the rest of the new end is about to be copied over.
+            if offset > count { resize(to: offset) }
+            reserve(end)
+            count = end
+        }
         if let source = bytes.baseAddress, bytes.count > 0 {
             memcpy(base! + offset, source, bytes.count)
         }
@@ -151,7 +156,8 @@ public final class SecureBytes: @unchecked Sendable {
         let freshLocked = processMemoryLocked.load(ordering: .relaxed) ? false : mlock(fresh, newCapacity) == 0
         if let old = base {
             memcpy(fresh, old, count)
-            explicit_bzero(old, capacity)
+            // Bytes past `count` were wiped when they were given up, or never written.
+            explicit_bzero(old, count)
             if locked { munlock(old, capacity) }
             free(old)
         }
@@ -162,7 +168,7 @@ public final class SecureBytes: @unchecked Sendable {
 
     private func release() {
         guard let old = base else { return }
-        explicit_bzero(old, capacity)
+        explicit_bzero(old, count)
         if locked { munlock(old, capacity) }
         free(old)
         base = nil

@@ -231,7 +231,7 @@ struct SQLiteTransaction: StoreTransaction {
         for pending in pendingPieces.takeAll() {
             let ciphertext = pending.ciphertext
             for (index, start) in stride(from: 0, to: ciphertext.count, by: Self.ciphertextChunkSize).enumerated() {
-                let piece = Array(ciphertext[start..<min(start + Self.ciphertextChunkSize, ciphertext.count)])
+                let piece = SQLiteValue.blobPiece(ciphertext, start..<min(start + Self.ciphertextChunkSize, ciphertext.count))
                 try database.run("INSERT INTO secret_version_chunks (secret_id, version, chunk, data) VALUES (?, ?, ?, ?)", [pending.secretID, pending.number, index, piece])
             }
         }

@@ -24,6 +24,24 @@ import Testing
         #expect(buffer.unprotectedArray() == Array("sec".utf8) + [UInt8](repeating: 0, count: 9))
     }
 
+    @Test func writesPastTheEndFillOnlyTheGapWithZeros() {
+        let buffer = SecureBytes(copying: Array("secret-value".utf8))
+        buffer.resize(to: 3)
+        // Past the end after a shrink: the cut bytes in the gap read back as zeros.
+        let head: [UInt8] = Array("sec".utf8) + [0, 0, 0, 0, 0]
+        Array("XY".utf8).withUnsafeBytes { buffer.write($0, at: 8) }
+        #expect(buffer.unprotectedArray() == head + Array("XY".utf8))
+        // Across the end: the old tail is overwritten and the buffer grows by the rest.
+        let across: [UInt8] = head + Array("1234".utf8)
+        Array("1234".utf8).withUnsafeBytes { buffer.write($0, at: 8) }
+        #expect(buffer.unprotectedArray() == across)
+        // Growing far past the capacity keeps what was there.
+        let large = [UInt8](repeating: 0x7a, count: 3 * 1024 * 1024)
+        large.withUnsafeBytes { buffer.write($0, at: 12) }
+        #expect(buffer.count == 12 + large.count)
+        #expect(Array(buffer.unprotectedArray().prefix(12)) == across)
+    }
+
     @Test func constantTimeEquality() {
         #expect(SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 3])))
         #expect(!SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 4])))
