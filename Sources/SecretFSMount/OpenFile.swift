@@ -35,7 +35,7 @@ final class OpenFile: @unchecked Sendable {
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
     /// For a writer through the page cache, whether the kernel's pages still hold exactly
-    /// `content`: a failed write or truncation may have left other bytes there.
+    /// `content`: a refused write leaves its bytes there, and a renamed file is not trusted.
     var pagesMatchContent: Bool
     /// The version this writer committed last.
     var committedVersion: VersionKey?
