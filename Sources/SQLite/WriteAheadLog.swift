@@ -16,17 +16,10 @@ extension Database {
     }
 
     /// Copies committed WAL pages into the database without waiting for readers or writers
-    /// (`SQLITE_CHECKPOINT_PASSIVE`); returns the frames in the WAL and how many are now copied.
-    ///
-    /// Another checkpoint already running is not an error: it returns (0, 0).
-    @discardableResult
-    public func checkpoint() throws -> (walFrames: Int, copiedFrames: Int) {
-        var frames: Int32 = 0
-        var copied: Int32 = 0
-        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
-        if result == SQLITE_BUSY { return (0, 0) }
-        try check(result)
-        return (Int(frames), Int(copied))
+    /// (`SQLITE_CHECKPOINT_PASSIVE`). Another checkpoint already running is not an error.
+    public func checkpoint() throws {
+        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        if result != SQLITE_BUSY { try check(result) }
     }
 }
 
