@@ -4,11 +4,9 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 
-// fuse_session_loop_mt is a macro selecting a versioned symbol; Swift cannot call macros.
-static inline int secretfs_fuse_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
-    return fuse_session_loop_mt(se, config);
-}
 // prctl is variadic; PR_SET_DUMPABLE keeps other processes of the same user from attaching or reading memory.
 static inline int secretfs_set_undumpable(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -24,7 +24,7 @@ public struct MountError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
-/// One libfuse low-level session serving a `FileSystem` on the multithreaded loop.
+/// One libfuse low-level session serving a `FileSystem` (see `RequestLoop` for its threads).
 ///
 /// The low-level API (rather than libfuse's path API) is what lets the kernel cache listings
 /// (`cache_readdir`) and lets the file system drop a removed name from the kernel's cache.
@@ -78,13 +78,10 @@ public final class FUSEMount: @unchecked Sendable {
         defer { fuse_remove_signal_handlers(session) }
         guard fuse_daemonize(foreground ? 1 : 0) == 0 else { throw MountError(description: "cannot detach into the background") }
         context.fileSystem = try makeFileSystem()
-        let config = fuse_loop_cfg_create()
-        defer { fuse_loop_cfg_destroy(config) }
-        // Each worker keeps a receive buffer as large as the biggest write (1 MiB): few workers, little memory.
-        fuse_loop_cfg_set_max_threads(config, 8)
-        let result = secretfs_fuse_session_loop_mt(session, config)
+        // Each thread keeps a receive buffer as large as the biggest write (1 MiB): few threads, little memory.
+        let result = try RequestLoop(session: session, maximumThreads: 8).run()
         context.fileSystem.requestLoopEnded()
-        // The loop returns the number of the signal that stopped it, 0 after `fusermount3 -u`, or -errno.
+        // The loop returns 0 after `fusermount3 -u` or a stop signal, or -errno.
         if result < 0 {
             throw MountError(description: "FUSE loop failed: \(String(cString: strerror(-result)))")
         }

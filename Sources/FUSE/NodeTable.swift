@@ -12,8 +12,12 @@ final class NodeTable: Sendable {
     private struct Node {
         var parent: UInt64
         var name: String
+        /// The full path, kept so that a request need not walk up the tree; nil when an ancestor is gone.
+        var path: String?
         var lookups: UInt64
         var detached: Bool
+        /// How many nodes name this one as their parent (a rename must then update their paths too).
+        var children: Int
     }
 
     private struct Name: Hashable {
@@ -33,8 +37,9 @@ final class NodeTable: Sendable {
     /// detached node gives the path it had last when `detached` allows it, else nil.
     func path(of node: UInt64, detached: Bool = false) -> String? {
         state.withLock { state in
-            guard detached || !(state.nodes[node]?.detached ?? false) else { return nil }
-            return Self.path(of: node, in: state)
+            guard node != Self.root else { return "/" }
+            guard let entry = state.nodes[node], detached || !entry.detached else { return nil }
+            return entry.path
         }
     }
 
@@ -54,7 +59,8 @@ final class NodeTable: Sendable {
             }
             let node = state.next
             state.next += 1
-            state.nodes[node] = Node(parent: parent, name: name, lookups: 1, detached: false)
+            state.nodes[node] = Node(parent: parent, name: name, path: Self.path(of: name, in: parent, state: state), lookups: 1, detached: false, children: 0)
+            state.nodes[parent]?.children += 1
             state.names[key] = node
             return node
         }
@@ -71,6 +77,7 @@ final class NodeTable: Sendable {
                 return
             }
             state.nodes[node] = nil
+            state.nodes[entry.parent]?.children -= 1
             let key = Name(parent: entry.parent, name: entry.name)
             if !entry.detached, state.names[key] == node { state.names[key] = nil }
         }
@@ -89,10 +96,15 @@ final class NodeTable: Sendable {
         state.withLock { state in
             let destination = Name(parent: newParent, name: newName)
             if let replaced = state.names.removeValue(forKey: destination) { state.nodes[replaced]?.detached = true }
-            guard let node = state.names.removeValue(forKey: Name(parent: parent, name: name)) else { return }
-            state.nodes[node]?.parent = newParent
-            state.nodes[node]?.name = newName
+            guard let node = state.names.removeValue(forKey: Name(parent: parent, name: name)), var entry = state.nodes[node] else { return }
+            state.nodes[entry.parent]?.children -= 1
+            state.nodes[newParent]?.children += 1
+            entry.parent = newParent
+            entry.name = newName
+            entry.path = Self.path(of: newName, in: newParent, state: state)
+            state.nodes[node] = entry
             state.names[destination] = node
+            if entry.children > 0 { Self.updatePaths(under: node, in: &state) }
         }
     }
 
@@ -110,17 +122,28 @@ final class NodeTable: Sendable {
 
     /// The paths of every named node.
     func knownPaths() -> [String] {
-        state.withLock { state in state.names.values.compactMap { Self.path(of: $0, in: state) } }
+        state.withLock { state in state.names.values.compactMap { state.nodes[$0]?.path } }
     }
 
-    private static func path(of node: UInt64, in state: State) -> String? {
-        var components: [String] = []
-        var current = node
-        while current != root {
-            guard let entry = state.nodes[current] else { return nil }
-            components.append(entry.name)
-            current = entry.parent
+    /// The path of `name` in `parent`, from the parent's kept path.
+    private static func path(of name: String, in parent: UInt64, state: State) -> String? {
+        if parent == root { return "/" + name }
+        guard let directory = state.nodes[parent]?.path else { return nil }
+        return directory + "/" + name
+    }
+
+    /// Recomputes the kept paths of every node below `node`, after `node` moved.
+    private static func updatePaths(under node: UInt64, in state: inout State) {
+        var moved: Set<UInt64> = [node]
+        var changed = true
+        // Parents may come after their children in the table, so repeat until nothing moves; trees here are three levels deep.
+        while changed {
+            changed = false
+            for (id, entry) in state.nodes where !moved.contains(id) && moved.contains(entry.parent) {
+                state.nodes[id]!.path = path(of: entry.name, in: entry.parent, state: state)
+                moved.insert(id)
+                changed = true
+            }
         }
-        return "/" + components.reversed().joined(separator: "/")
     }
 }

@@ -75,6 +75,14 @@ public final class Database {
         return try statement.step() ? statement.row() : nil
     }
 
+    /// Runs `sql` (without parameters) and returns the integer in column 0 of its first row, or nil
+    /// when it has no rows; unlike `queryFirst` it builds no row, for statements run on every request.
+    public func integer(_ sql: String) throws -> Int64? {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        return try statement.step() ? statement.integer(column: 0) : nil
+    }
+
     /// Runs `sql` with `parameters` and joins the blob in column 0 of every row into one array.
     ///
     /// Each row's bytes are copied once, straight from SQLite into the result, which is

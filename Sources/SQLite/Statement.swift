@@ -29,7 +29,9 @@ public final class Statement {
             case .null: result = sqlite3_bind_null(pointer, index)
             case .integer(let number): result = sqlite3_bind_int64(pointer, index, number)
             case .real(let number): result = sqlite3_bind_double(pointer, index, number)
-            case .text(let text): result = sqlite3_bind_text(pointer, index, text, -1, secretfs_sqlite_transient())
+            case .text(let text):
+                // The length is known: SQLite need not scan for the terminator.
+                result = text.withCString { sqlite3_bind_text(pointer, index, $0, Int32(text.utf8.count), secretfs_sqlite_transient()) }
             case .blobPiece(let bytes, let range) where !range.isEmpty:
                 // Bound in place like a whole blob, from inside the retained array.
                 boundBlobs.append(bytes)
@@ -72,6 +74,11 @@ public final class Statement {
     public func withBlob<R>(column: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let length = Int(sqlite3_column_bytes(pointer, column))
         return try body(UnsafeRawBufferPointer(start: sqlite3_column_blob(pointer, column), count: length))
+    }
+
+    /// The current row's integer in `column` (0 when NULL).
+    public func integer(column: Int32) -> Int64 {
+        sqlite3_column_int64(pointer, column)
     }
 
     /// The current row's columns.

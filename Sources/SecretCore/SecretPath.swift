@@ -6,12 +6,28 @@ public struct SecretPath: Hashable, Sendable, CustomStringConvertible {
     public let environment: ResourceName
     /// The secret's name inside the environment.
     public let name: ResourceName
+    /// The hash of the three names, computed once: paths key the mount's per-open tables, which
+    /// look one path up several times per request.
+    private let contentHash: Int
 
     /// Creates a path from validated parts.
     public init(application: ResourceName, environment: ResourceName, name: ResourceName) {
         self.application = application
         self.environment = environment
         self.name = name
+        var hasher = Hasher()
+        hasher.combine(application)
+        hasher.combine(environment)
+        hasher.combine(name)
+        self.contentHash = hasher.finalize()
+    }
+
+    public static func == (lhs: SecretPath, rhs: SecretPath) -> Bool {
+        lhs.contentHash == rhs.contentHash && lhs.name == rhs.name && lhs.environment == rhs.environment && lhs.application == rhs.application
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(contentHash)
     }
 
     /// Parses `APP/ENV/NAME`.

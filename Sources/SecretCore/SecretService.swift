@@ -487,7 +487,7 @@ public final class SecretService: Sendable {
         guard !batch.isEmpty else { return }
         do {
             try store.write { tx in
-                for event in batch { try tx.appendAudit(event) }
+                try tx.appendAudits(batch)
             }
         } catch {
             logger.error("could not record audit events", metadata: ["count": "\(batch.count)", "error": "\(error)"])

@@ -13,6 +13,10 @@ public protocol SecretStore: Sendable {
 
     /// A number that changes whenever another connection or process commits, for cache invalidation.
     func changeToken() throws -> Int64
+
+    /// A number that changes with every commit, by this process or any other, read without a
+    /// transaction (cheap enough for every request); nil when the store cannot tell.
+    func commitStamp() -> Int64?
 }
 
 /// The operations available inside a transaction. Lookups return nil for missing rows.
@@ -58,5 +62,7 @@ public protocol StoreTransaction {
 
     // Audit
     func appendAudit(_ event: AuditEvent) throws
+    /// Appends events in order; cheaper per event than `appendAudit` for a batch.
+    func appendAudits(_ events: [AuditEvent]) throws
     func auditEvents(since: Date?) throws -> [AuditEvent]
 }

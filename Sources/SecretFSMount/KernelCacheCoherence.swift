@@ -66,6 +66,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// Polls left that must re-check every name and listing the kernel holds; see `outsideChanges`.
     private var nameChecksLeft = 0
     private var changeToken: Int64 = 0
+    /// The store's commit stamp read at the last poll, before its change token: while the stamp
+    /// is unchanged, nobody has committed since a poll that took in every outside change.
+    private var polledCommitStamp: Int64?
     /// Every secret and directory (`/APP`, `/APP/ENV`) the last listing held, to find added names.
     private var listedNames: Set<String> = []
     /// Names the last listing found added; their cached absence is dropped again at the next check.
@@ -92,9 +95,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
 
     /// Takes the store's current state as what the (empty) kernel caches hold, then starts polling.
     func start() throws {
+        let stamp = service.store.commitStamp()
         let token = try service.store.changeToken()
         let (secrets, directories) = try listing()
         condition.withLock {
+            polledCommitStamp = stamp
             settled = secrets
             listedNames = Self.names(secrets, directories)
             changeToken = token
@@ -126,12 +131,12 @@ final class KernelCacheCoherence: @unchecked Sendable {
     }
 
     /// The version a read-only open may take without reading the store: the settled one, if a
-    /// full open has already decrypted it and checked its manager, and no other process has
-    /// changed the store since the last poll (`token`, read by the caller just before). So a
-    /// value the CLI has just set is read at once, not at the next poll. Registered like `beginCachedRead`.
-    func beginVerifiedRead(_ path: SecretPath, changeToken token: Int64) -> VersionKey? {
+    /// full open has already decrypted it and checked its manager, and nobody has committed since
+    /// the last poll (`commitStamp`, read by the caller just before). So a value the CLI has just
+    /// set is read at once, not at the next poll. Registered like `beginCachedRead`.
+    func beginVerifiedRead(_ path: SecretPath, commitStamp stamp: Int64) -> VersionKey? {
         condition.withLock {
-            guard token == changeToken, let key = verified[path], settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return nil }
+            guard stamp == polledCommitStamp, let key = verified[path], settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return nil }
             cachedReaders[path, default: [:]][key, default: 0] += 1
             return key
         }
@@ -330,6 +335,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// dropped, at the poll that sees a change and again at the next one.
     private func outsideChanges() -> Set<SecretPath> {
         do {
+            // Stamp first: a commit between the two reads is then either in the token or after the stamp.
+            let stamp = service.store.commitStamp()
             let token = try service.store.changeToken()
             let checkNames = condition.withLock { () -> Bool in
                 if token != changeToken {
@@ -337,6 +344,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
                     // Another process may have changed managers or selectors: the next open of each secret checks again.
                     verified.removeAll()
                 }
+                polledCommitStamp = stamp
                 defer { nameChecksLeft = max(0, nameChecksLeft - 1) }
                 return nameChecksLeft > 0
             }

@@ -168,7 +168,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// Opens a snapshot of the current version. A read-only handle has nothing to commit, so
     /// close need not send FLUSH.
     private func openForReading(_ secret: SecretPath, caller: Caller) throws -> OpenedFile {
-        if let token = try? service.store.changeToken(), let key = coherence.beginVerifiedRead(secret, changeToken: token) {
+        if let stamp = service.store.commitStamp(), let key = coherence.beginVerifiedRead(secret, commitStamp: stamp) {
             // The kernel's page cache holds this version and a full open already decrypted and
             // checked it: record the read, and decrypt only if the kernel asks for a page it dropped.
             service.recordRead(secret, version: key.number, caller: caller)

@@ -15,6 +15,8 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
 
     /// Checkpoints the WAL off the committing thread, for a long-running owner (the daemon).
     private let checkpointer: BackgroundCheckpointer?
+    /// The WAL index's commit counter, for `commitStamp`.
+    private let commitCounter: WALCommitCounter?
 
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
@@ -32,6 +34,8 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
             throw Self.translate(error, path: path)
         }
         self.database = database
+        // prepare() put the database in WAL mode and read it, so its index exists.
+        commitCounter = WALCommitCounter(databasePath: path)
         checkpointer?.start(serving: database)
     }
 
@@ -76,7 +80,7 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
 
     /// Empties the manager cache when another connection has committed since it was filled.
     private func dropCachesIfChangedElsewhere() throws {
-        let version = Int64(try database.queryFirst("PRAGMA data_version")?.int(0) ?? 0)
+        let version = try database.integer("PRAGMA data_version") ?? 0
         if version != managerCache.dataVersion {
             managerCache.clear()
             managerCache.dataVersion = version
@@ -86,9 +90,13 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func changeToken() throws -> Int64 {
         try lock.withLock {
             try Self.translating(path: nil) {
-                Int64(try database.queryFirst("PRAGMA data_version")?.int(0) ?? 0)
+                try database.integer("PRAGMA data_version") ?? 0
             }
         }
+    }
+
+    public func commitStamp() -> Int64? {
+        commitCounter?.read().map(Int64.init)
     }
 
     /// The schema version this build writes.

@@ -260,10 +260,36 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Audit
 
     func appendAudit(_ event: AuditEvent) throws {
-        try database.run("""
-            INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [event.time.storeMilliseconds, event.caller.uid, event.caller.gid, event.caller.pid, event.caller.process,
-                  event.action.rawValue, event.path, event.version, event.result])
+        try database.run(Self.insertAudits(count: 1), Self.bindings(of: [event][...]))
+    }
+
+    func appendAudits(_ events: [AuditEvent]) throws {
+        // Deferred read events arrive by the thousand: a statement per row would cost more than the rows.
+        var start = events.startIndex
+        while start < events.endIndex {
+            let count = events.endIndex - start >= Self.auditRowsPerInsert ? Self.auditRowsPerInsert : 1
+            try database.run(count == 1 ? Self.insertAudits(count: 1) : Self.insertAuditBatch, Self.bindings(of: events[start..<start + count]))
+            start += count
+        }
+    }
+
+    /// Rows per multi-row audit insert (9 parameters each, well under SQLite's limit).
+    private static let auditRowsPerInsert = 64
+    private static let insertAuditBatch = insertAudits(count: auditRowsPerInsert)
+
+    private static func insertAudits(count: Int) -> String {
+        "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+    }
+
+    private static func bindings(of events: ArraySlice<AuditEvent>) -> [SQLiteBindable] {
+        var values: [SQLiteBindable] = []
+        values.reserveCapacity(events.count * 9)
+        for event in events {
+            values += [event.time.storeMilliseconds, event.caller.uid, event.caller.gid, event.caller.pid, event.caller.process,
+                       event.action.rawValue, event.path, event.version, event.result] as [SQLiteBindable]
+        }
+        return values
     }
 
     func auditEvents(since: Date?) throws -> [AuditEvent] {

@@ -1,0 +1,197 @@
+import CFuse3
+import Foundation
+
+/// Serves a libfuse session's requests: one *leader* thread receives and handles them in turn,
+/// and receiving moves to another thread only when a request runs long.
+///
+/// libfuse's multithreaded loop keeps every idle worker blocked on the device, and the kernel
+/// wakes them in turn, so a stream of quick requests (a warm open, its release) moves from thread
+/// to thread and core to core, each move a wake-up. Here a run of quick requests stays on one
+/// thread. (Spinning between requests instead of sleeping was tried: on a two-core machine it
+/// was as often slower as faster, so the leader sleeps in `poll`.) The thread that calls
+/// `run` is a watchdog: when the leader has spent more than `slowRequest` on one request (a
+/// manager's network call, a large commit), it makes another thread leader, so the other
+/// requests do not wait behind the slow one. That request's thread then waits to lead again.
+final class RequestLoop: @unchecked Sendable {
+    // Unchecked: the mutable fields are guarded by `state`; the rest is immutable.
+    private let session: OpaquePointer
+    private let device: Int32
+    /// An eventfd that wakes a leader sleeping in `poll` when the loop ends.
+    private let wake: Int32
+    private let maximumThreads: Int
+
+    private let state = NSCondition()
+    private var threads = 0
+    private var idle = 0
+    private var hasLeader = false
+    /// Bumped whenever the leader is replaced; a leader holding an older value has been replaced.
+    private var generation: UInt64 = 0
+    /// When the leader started its current request (monotonic nanoseconds), 0 between requests.
+    private var requestStarted: UInt64 = 0
+    private var requestsStarted: UInt64 = 0
+    private var watchdogSleeping = false
+    private var ending = false
+    private var failure: Int32 = 0
+
+    /// A request running longer than this gets its receiving handed to another thread.
+    static let slowRequest: UInt64 = 1_000_000
+
+    /// Prepares to serve `session` with at most `maximumThreads` threads besides the caller.
+    init(session: OpaquePointer, maximumThreads: Int) throws {
+        self.session = session
+        self.device = fuse_session_fd(session)
+        self.maximumThreads = max(1, maximumThreads)
+        let wake = eventfd(0, Int32(EFD_CLOEXEC))
+        guard wake >= 0 else { throw MountError(description: "cannot create an eventfd: \(String(cString: strerror(errno)))") }
+        self.wake = wake
+    }
+
+    deinit {
+        close(wake)
+    }
+
+    /// Serves requests until the file system is unmounted or the session is told to exit (a
+    /// signal); returns 0, or a negative errno when reading the device failed.
+    func run() -> Int32 {
+        // Reads must not block: a leader waits in poll, where `wake` can reach it.
+        let flags = fcntl(device, F_GETFL)
+        guard flags >= 0, fcntl(device, F_SETFL, flags | O_NONBLOCK) == 0 else { return -errno }
+        state.withLock { startThread() }
+        watch()
+        fuse_session_reset(session)
+        return failure
+    }
+
+    // MARK: The watchdog
+
+    private func watch() {
+        state.lock()
+        defer { state.unlock() }
+        var seen = requestsStarted
+        var quietSince = Self.now()
+        while !ending {
+            if fuse_session_exited(session) != 0 {
+                end(failure: 0)
+                break
+            }
+            let now = Self.now()
+            if requestStarted != 0, now - requestStarted >= Self.slowRequest {
+                replaceLeader()
+            }
+            if requestsStarted != seen {
+                seen = requestsStarted
+                quietSince = now
+            }
+            // Tick while requests come; when quiet, sleep until one starts (or a signal's flag is due a look).
+            let quiet = now - quietSince > 100 * Self.slowRequest
+            watchdogSleeping = quiet
+            _ = state.wait(until: Date(timeIntervalSinceNow: quiet ? 0.1 : Double(Self.slowRequest) / 1e9))
+            watchdogSleeping = false
+        }
+        while threads > 0 { state.wait() }
+    }
+
+    /// Lets another thread lead while the current leader finishes its slow request. Call with `state` held.
+    private func replaceLeader() {
+        guard idle > 0 || threads < maximumThreads else { return }
+        generation += 1
+        hasLeader = false
+        requestStarted = 0
+        if idle > 0 { state.broadcast() } else { startThread() }
+    }
+
+    /// Call with `state` held.
+    private func startThread() {
+        threads += 1
+        let thread = Thread { [self] in work() }
+        thread.name = "secretfs-fuse"
+        thread.start()
+    }
+
+    /// Call with `state` held.
+    private func end(failure: Int32) {
+        guard !ending else { return }
+        ending = true
+        if self.failure == 0 { self.failure = failure }
+        fuse_session_exit(session)
+        var one: UInt64 = 1
+        _ = write(wake, &one, MemoryLayout<UInt64>.size)
+        state.broadcast()
+    }
+
+    // MARK: The workers
+
+    private func work() {
+        // Stop signals go to the watchdog's thread, which looks at the session's exit flag.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        var buffer = fuse_buf()
+        defer { free(buffer.mem) }
+        while let mine = becomeLeader() {
+            while true {
+                let received = receive(&buffer)
+                guard received > 0 else {
+                    state.withLock { end(failure: received) }
+                    break
+                }
+                state.withLock {
+                    requestStarted = Self.now()
+                    requestsStarted &+= 1
+                    if watchdogSleeping { state.broadcast() }
+                }
+                fuse_session_process_buf(session, &buffer)
+                let stillLeading = state.withLock {
+                    guard generation == mine else { return false }
+                    requestStarted = 0
+                    return true
+                }
+                guard stillLeading else { break }
+            }
+        }
+        state.withLock {
+            threads -= 1
+            state.broadcast()
+        }
+    }
+
+    /// Waits until no thread leads, then leads; nil when the loop is ending.
+    private func becomeLeader() -> UInt64? {
+        state.withLock {
+            idle += 1
+            defer { idle -= 1 }
+            while hasLeader && !ending { state.wait() }
+            guard !ending else { return nil }
+            hasLeader = true
+            return generation
+        }
+    }
+
+    /// The next request into `buffer`: its size, 0 when the session is over, or a negative errno.
+    private func receive(_ buffer: inout fuse_buf) -> Int32 {
+        while true {
+            let result = fuse_session_receive_buf(session, &buffer)
+            if result > 0 || fuse_session_exited(session) != 0 { return max(result, 0) }
+            switch result {
+            case 0:
+                return 0
+            case -EINTR:
+                continue
+            case -EAGAIN:
+                var waits = [pollfd(fd: device, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&waits, 2, -1)
+                if ready < 0 && errno != EINTR { return -errno }
+                if waits[1].revents != 0 { return 0 }
+            default:
+                return result
+            }
+        }
+    }
+
+    private static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
