@@ -34,7 +34,7 @@ public final class SecretService: Sendable {
     let options: Options
     let logger: Logger
     /// Read events not yet written (only with `defersReadAudits`).
-    private let deferredAudits = Mutex<[AuditEvent]>([])
+    private let deferredAudits = Mutex<[DeferredRead]>([])
 
     /// Creates a service over a store and a manager provider.
     public init(store: any SecretStore, managers: any ManagerProvider, options: Options = Options(), logger: Logger) {
@@ -480,14 +480,15 @@ public final class SecretService: Sendable {
     /// The daemon calls this a few times a second and before it exits. On failure the events are
     /// kept for the next call (and the error is logged) unless too many are waiting.
     public func recordDeferredAudits() {
-        let batch = deferredAudits.withLock { pending -> [AuditEvent] in
+        let batch = deferredAudits.withLock { pending -> [DeferredRead] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
         guard !batch.isEmpty else { return }
         do {
+            let events = batch.map(\.event)
             try store.write { tx in
-                try tx.appendAudits(batch)
+                try tx.appendAudits(events)
             }
         } catch {
             logger.error("could not record audit events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
@@ -502,7 +503,8 @@ public final class SecretService: Sendable {
             audit(.read, path.description, version: version, caller: caller, result: result)
             return
         }
-        let event = Self.event(.read, path.description, version: version, caller: caller, result: result)
+        // Only the time is taken now; the event's text is made when it is written, off the request.
+        let event = DeferredRead(time: Date(), path: path, version: version, caller: caller, result: result?.code)
         let waiting = deferredAudits.withLock { pending in
             pending.append(event)
             return pending.count
@@ -583,5 +585,18 @@ public final class SecretService: Sendable {
     static func domainError(_ error: any Error, doing operation: String) -> SecretError {
         if let error = error as? SecretError { return error }
         return SecretError(.internalError, "could not \(operation): \(error)", cause: error)
+    }
+}
+
+/// A read event held back until the next batch is written.
+private struct DeferredRead {
+    let time: Date
+    let path: SecretPath
+    let version: Int?
+    let caller: Caller
+    let result: SecretError.Code?
+
+    var event: AuditEvent {
+        AuditEvent(time: time, caller: caller, action: .read, path: path.description, version: version, result: result?.rawValue ?? "ok")
     }
 }

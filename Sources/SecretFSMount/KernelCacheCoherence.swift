@@ -30,6 +30,12 @@ struct VersionKey: Hashable, Sendable {
     }
 }
 
+/// A page-cache reader's path and version.
+private struct ReaderKey: Hashable {
+    let path: SecretPath
+    let version: VersionKey
+}
+
 /// Keeps the kernel's long-lived caches (attributes, file pages) in step with the store, and
 /// decides per open whether the page cache may serve a secret.
 ///
@@ -52,7 +58,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private var settled: [SecretPath: VersionKey] = [:]
     /// Settled versions that a full open decrypted and checked since the last outside change.
     private var verified: [SecretPath: VersionKey] = [:]
-    private var cachedReaders: [SecretPath: [VersionKey: Int]] = [:]
+    /// Open page-cache readers by path and version, and by path alone. Flat tables whose counts
+    /// stay at zero when the last reader closes (until `pruneReaderCounts`): a warm open and its
+    /// close each adjust two counts in place.
+    private var cachedReaders: [ReaderKey: Int] = [:]
+    private var cachedReadersOfPath: [SecretPath: Int] = [:]
     private var writers: [SecretPath: Int] = [:]
     /// Paths with one writer writing through the page cache from empty, and whether no other
     /// writer has opened the path since (so the pages hold exactly what that writer commits).
@@ -82,6 +92,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
 
     /// How often the store is polled for changes made by other processes.
     static let pollInterval: TimeInterval = 0.1
+    /// Reader counts kept (most at zero) before the ones at zero are dropped.
+    static let readerCountsKept = 16_384
     /// The longest a writer's open, or an outside change's invalidation, waits for page-cache readers to close.
     static let readerDrainLimit: TimeInterval = 1
 
@@ -125,7 +137,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     func beginCachedRead(_ path: SecretPath, _ key: VersionKey) -> Bool {
         condition.withLock {
             guard settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return false }
-            cachedReaders[path, default: [:]][key, default: 0] += 1
+            addReader(path, key)
             return true
         }
     }
@@ -137,7 +149,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     func beginVerifiedRead(_ path: SecretPath, commitStamp stamp: Int64) -> VersionKey? {
         condition.withLock {
             guard stamp == polledCommitStamp, let key = verified[path], settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return nil }
-            cachedReaders[path, default: [:]][key, default: 0] += 1
+            addReader(path, key)
             return key
         }
     }
@@ -152,10 +164,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// A page-cache reader closed.
     func readerClosed(_ path: SecretPath, _ key: VersionKey) {
         condition.withLock {
-            guard let count = cachedReaders[path]?[key] else { return }
-            cachedReaders[path]?[key] = count > 1 ? count - 1 : nil
-            if cachedReaders[path]?.isEmpty == true {
-                cachedReaders[path] = nil
+            let reader = ReaderKey(path: path, version: key)
+            guard let count = cachedReaders[reader], count > 0, let total = cachedReadersOfPath[path], total > 0 else { return }
+            cachedReaders[reader] = count - 1
+            cachedReadersOfPath[path] = total - 1
+            if total == 1 {
                 if waitingForReaders[path] != nil || writers[path] != nil { condition.broadcast() }
                 if waitingForReaders[path] != nil { enqueue(path) }
             }
@@ -171,8 +184,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
             writers[path, default: 0] += 1
             settled[path] = nil
             let deadline = Date(timeIntervalSinceNow: Self.readerDrainLimit)
-            while cachedReaders[path] != nil, condition.wait(until: deadline) {}
-            if cachedReaders[path] != nil {
+            while hasReaders(path), condition.wait(until: deadline) {}
+            if hasReaders(path) {
                 logger.debug("writer opened while page-cache readers are still open", metadata: ["secret": "\(path)"])
             }
         }
@@ -183,7 +196,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// page-cache reader is left. Its pages may then outlive it (see `writerClosed`).
     func beginCachedWrite(_ path: SecretPath) -> Bool {
         condition.withLock {
-            guard writers[path] == 1, cachedReaders[path] == nil, waitingForReaders[path] == nil else { return false }
+            guard writers[path] == 1, !hasReaders(path), waitingForReaders[path] == nil else { return false }
             soleCachedWriter[path] = true
             return true
         }
@@ -244,6 +257,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
             }
             service.recordDeferredAudits()
             if stop { break }
+            pruneReaderCounts()
             var paths = work
             paths.formUnion(outsideChanges())
             paths.formUnion(condition.withLock { waitingForReaders.filter { $0.value < Date() }.map(\.key) })
@@ -322,8 +336,29 @@ final class KernelCacheCoherence: @unchecked Sendable {
 
     /// Whether page-cache readers of `path` hold a version other than `key`. Call with `condition` held.
     private func hasOtherReaders(_ path: SecretPath, than key: VersionKey?) -> Bool {
-        guard let readers = cachedReaders[path] else { return false }
-        return readers.keys.contains { $0 != key }
+        let all = cachedReadersOfPath[path] ?? 0
+        guard let key else { return all > 0 }
+        return all > cachedReaders[ReaderKey(path: path, version: key)] ?? 0
+    }
+
+    /// Whether page-cache readers of `path` are open. Call with `condition` held.
+    private func hasReaders(_ path: SecretPath) -> Bool {
+        cachedReadersOfPath[path] ?? 0 > 0
+    }
+
+    /// Drops the zero counts of paths and versions nobody reads any more, once there are many.
+    private func pruneReaderCounts() {
+        condition.withLock {
+            guard cachedReaders.count > Self.readerCountsKept else { return }
+            cachedReaders = cachedReaders.filter { $0.value > 0 }
+            cachedReadersOfPath = cachedReadersOfPath.filter { $0.value > 0 }
+        }
+    }
+
+    /// Registers a page-cache reader. Call with `condition` held.
+    private func addReader(_ path: SecretPath, _ key: VersionKey) {
+        cachedReaders[ReaderKey(path: path, version: key), default: 0] += 1
+        cachedReadersOfPath[path, default: 0] += 1
     }
 
     /// Secrets another process changed since the last poll. Names and listings the kernel holds

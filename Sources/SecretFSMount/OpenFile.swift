@@ -1,6 +1,7 @@
 import Foundation
 import SecretCore
 import SecureMemory
+import Synchronization
 
 /// One open handle: a read snapshot, or a write buffer committed as a new version on flush.
 ///
@@ -10,8 +11,8 @@ final class OpenFile: @unchecked Sendable {
     // Unchecked: `content`, `unloadedVersion`, `dirty` and `commitFailed` are guarded by `lock`, which a commit holds
     // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
     // `identityLock`, so the handle table can read them without waiting for a commit.
-    let lock = NSLock()
-    private let identityLock = NSLock()
+    let lock = InlineLock()
+    private let identityLock = InlineLock()
     private var currentPath: SecretPath
     private var isOrphaned = false
     let writable: Bool
@@ -90,5 +91,16 @@ final class OpenFileTable: @unchecked Sendable {
     /// Writable handles in one environment, for listing files created but not yet committed.
     func writers(in application: ResourceName, _ environment: ResourceName) -> [OpenFile] {
         lock.withLock { files.values.filter { $0.writable && $0.path.application == application && $0.path.environment == environment } }
+    }
+}
+
+/// A lock stored inside its owner, unlike `NSLock` (an object of its own): a handle, with its two
+/// locks, is made and dropped on every open.
+struct InlineLock: ~Copyable, Sendable {
+    private let mutex = Mutex(())
+
+    /// Runs `body` holding the lock.
+    func withLock<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try mutex.withLock { _ in try body() }
     }
 }

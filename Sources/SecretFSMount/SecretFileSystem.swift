@@ -11,6 +11,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let settings: MountSettings
     let logger: Logger
     private let openFiles = OpenFileTable()
+    private let secretPaths = SecretPathCache()
     private let coherence: KernelCacheCoherence
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
@@ -49,7 +50,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             case .environment(let app, let env):
                 return directory(modified: try service.environment(try existingName(env), in: try existingName(app)).createdAt)
             case .secret:
-                let secret = try TreePath(path).existingSecret()
+                let secret = try secretPaths.existingSecret(at: path)
                 if let handle, let open = openFiles.file(handle), open.writable {
                     return file(size: open.lock.withLock { open.content.count }, modified: Date())
                 }
@@ -145,7 +146,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func open(_ path: String, flags: OpenFlags) throws -> OpenedFile {
         try serving {
-            let secret = try TreePath(path).existingSecret()
+            let secret = try secretPaths.existingSecret(at: path)
             let caller = Caller.currentRequest()
             guard flags.writes else { return try openForReading(secret, caller: caller) }
             try refuseWhenReadOnly()
