@@ -4,8 +4,6 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/prctl.h>
-#include <sys/eventfd.h>
-#include <poll.h>
 
 // prctl is variadic; PR_SET_DUMPABLE keeps other processes of the same user from attaching or reading memory.
 static inline int secretfs_set_undumpable(void) {

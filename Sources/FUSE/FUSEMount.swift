@@ -79,7 +79,7 @@ public final class FUSEMount: @unchecked Sendable {
         guard fuse_daemonize(foreground ? 1 : 0) == 0 else { throw MountError(description: "cannot detach into the background") }
         context.fileSystem = try makeFileSystem()
         // Each thread keeps a receive buffer as large as the biggest write (1 MiB): few threads, little memory.
-        let result = try RequestLoop(session: session, maximumThreads: 8).run()
+        let result = RequestLoop(session: session, maximumThreads: 8).run()
         context.fileSystem.requestLoopEnded()
         // The loop returns 0 after `fusermount3 -u` or a stop signal, or -errno.
         if result < 0 {

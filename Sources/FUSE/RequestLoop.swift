@@ -7,23 +7,22 @@ import Foundation
 /// libfuse's multithreaded loop keeps every idle worker blocked on the device, and the kernel
 /// wakes them in turn, so a stream of quick requests (a warm open, its release) moves from thread
 /// to thread and core to core, each move a wake-up. Here a run of quick requests stays on one
-/// thread. (Spinning between requests instead of sleeping was tried: on a two-core machine it
-/// was as often slower as faster, so the leader sleeps in `poll`.) The thread that calls
+/// thread, blocked in `read` between them. (Spinning between requests instead was tried: on a
+/// two-core machine it was as often slower as faster.) The thread that calls
 /// `run` is a watchdog: when the leader has spent more than `slowRequest` on one request (a
 /// manager's network call, a large commit), it makes another thread leader, so the other
 /// requests do not wait behind the slow one. That request's thread then waits to lead again.
 final class RequestLoop: @unchecked Sendable {
     // Unchecked: the mutable fields are guarded by `state`; the rest is immutable.
     private let session: OpaquePointer
-    private let device: Int32
-    /// An eventfd that wakes a leader sleeping in `poll` when the loop ends.
-    private let wake: Int32
     private let maximumThreads: Int
 
     private let state = NSCondition()
     private var threads = 0
     private var idle = 0
     private var hasLeader = false
+    /// The thread leading, to interrupt its `read` when the loop ends.
+    private var leader: pthread_t?
     /// Bumped whenever the leader is replaced; a leader holding an older value has been replaced.
     private var generation: UInt64 = 0
     /// When the leader started its current request (monotonic nanoseconds), 0 between requests.
@@ -37,25 +36,22 @@ final class RequestLoop: @unchecked Sendable {
     static let slowRequest: UInt64 = 1_000_000
 
     /// Prepares to serve `session` with at most `maximumThreads` threads besides the caller.
-    init(session: OpaquePointer, maximumThreads: Int) throws {
+    init(session: OpaquePointer, maximumThreads: Int) {
         self.session = session
-        self.device = fuse_session_fd(session)
         self.maximumThreads = max(1, maximumThreads)
-        let wake = eventfd(0, Int32(EFD_CLOEXEC))
-        guard wake >= 0 else { throw MountError(description: "cannot create an eventfd: \(String(cString: strerror(errno)))") }
-        self.wake = wake
     }
 
-    deinit {
-        close(wake)
-    }
+    /// The signal that interrupts the leader's `read` when the loop ends; its handler does nothing.
+    static let wakeSignal = SIGUSR1
 
     /// Serves requests until the file system is unmounted or the session is told to exit (a
     /// signal); returns 0, or a negative errno when reading the device failed.
     func run() -> Int32 {
-        // Reads must not block: a leader waits in poll, where `wake` can reach it.
-        let flags = fcntl(device, F_GETFL)
-        guard flags >= 0, fcntl(device, F_SETFL, flags | O_NONBLOCK) == 0 else { return -errno }
+        // Without SA_RESTART, so the signal makes a blocked read return EINTR.
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        sigaction(Self.wakeSignal, &action, nil)
         state.withLock { startThread() }
         watch()
         fuse_session_reset(session)
@@ -88,7 +84,10 @@ final class RequestLoop: @unchecked Sendable {
             _ = state.wait(until: Date(timeIntervalSinceNow: quiet ? 0.1 : Double(Self.slowRequest) / 1e9))
             watchdogSleeping = false
         }
-        while threads > 0 { state.wait() }
+        while threads > 0 {
+            if let leader { pthread_kill(leader, Self.wakeSignal) }
+            _ = state.wait(until: Date(timeIntervalSinceNow: 0.01))
+        }
     }
 
     /// Lets another thread lead while the current leader finishes its slow request. Call with `state` held.
@@ -114,8 +113,6 @@ final class RequestLoop: @unchecked Sendable {
         ending = true
         if self.failure == 0 { self.failure = failure }
         fuse_session_exit(session)
-        var one: UInt64 = 1
-        _ = write(wake, &one, MemoryLayout<UInt64>.size)
         state.broadcast()
     }
 
@@ -127,6 +124,9 @@ final class RequestLoop: @unchecked Sendable {
         sigemptyset(&signals)
         for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+        sigemptyset(&signals)
+        sigaddset(&signals, Self.wakeSignal)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         var buffer = fuse_buf()
         defer { free(buffer.mem) }
         while let mine = becomeLeader() {
@@ -143,7 +143,10 @@ final class RequestLoop: @unchecked Sendable {
                 }
                 fuse_session_process_buf(session, &buffer)
                 let stillLeading = state.withLock {
-                    guard generation == mine else { return false }
+                    guard generation == mine else {
+                        if leader == pthread_self() { leader = nil }
+                        return false
+                    }
                     requestStarted = 0
                     return true
                 }
@@ -151,6 +154,7 @@ final class RequestLoop: @unchecked Sendable {
             }
         }
         state.withLock {
+            if leader == pthread_self() { leader = nil }
             threads -= 1
             state.broadcast()
         }
@@ -164,6 +168,7 @@ final class RequestLoop: @unchecked Sendable {
             while hasLeader && !ending { state.wait() }
             guard !ending else { return nil }
             hasLeader = true
+            leader = pthread_self()
             return generation
         }
     }
@@ -174,15 +179,8 @@ final class RequestLoop: @unchecked Sendable {
             let result = fuse_session_receive_buf(session, &buffer)
             if result > 0 || fuse_session_exited(session) != 0 { return max(result, 0) }
             switch result {
-            case 0:
-                return 0
-            case -EINTR:
-                continue
-            case -EAGAIN:
-                var waits = [pollfd(fd: device, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-                let ready = poll(&waits, 2, -1)
-                if ready < 0 && errno != EINTR { return -errno }
-                if waits[1].revents != 0 { return 0 }
+            case -EINTR, -EAGAIN:
+                if state.withLock({ ending }) { return 0 }
             default:
                 return result
             }

@@ -8,7 +8,8 @@ env:   VAULT_STANDIN_MOUNTS  mount=kv-version list (default "secret=2,kv=1")
        VAULT_STANDIN_TTL     lease duration of tokens in seconds (default 3600)
 
 Test control (no token, not under /v1): POST /_test/seal, POST /_test/unseal,
-GET /_test/stats, POST /_test/revoke {"token": "..."}.
+GET /_test/stats, POST /_test/revoke {"token": "..."}, POST /_test/delay {"seconds": N}
+(every later /v1 answer waits N seconds, outside the lock, as a slow network would).
 """
 import datetime
 import json
@@ -28,7 +29,7 @@ TTL = int(os.environ.get("VAULT_STANDIN_TTL", "3600"))
 LOCK = threading.Lock()  # guards everything below
 TOKENS = {ROOT_TOKEN: {"policies": ["root"], "accessor": str(uuid.uuid4())}}
 STORE = {}  # (namespace, mount, path) -> v1: dict of data; v2: {"current": N, "versions": {N: {...}}}
-STATE = {"sealed": False, "logins": 0, "requests": 0, "renewals": {}, "namespaces": []}
+STATE = {"sealed": False, "logins": 0, "requests": 0, "renewals": {}, "namespaces": [], "delay": 0.0}
 
 
 class BadRequest(Exception):
@@ -126,6 +127,9 @@ def control(method, path, body):
     if method == "POST" and path == "/_test/revoke":
         token = (body or {}).get("token")
         return 200, {"revoked": TOKENS.pop(token, None) is not None}
+    if method == "POST" and path == "/_test/delay":
+        STATE["delay"] = float((body or {}).get("seconds", 0))
+        return 200, {"delay": STATE["delay"]}
     if method == "GET" and path == "/_test/stats":
         return 200, {k: STATE[k] for k in ("renewals", "logins", "namespaces", "requests")}
     return err(404)
@@ -192,6 +196,9 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw) if raw.strip() else None
             except ValueError as e:
                 raise BadRequest("failed to parse JSON input: %s" % e)
+            with LOCK:
+                delay = STATE["delay"] if url.path.startswith("/v1/") else 0
+            time.sleep(delay)
             with LOCK:
                 status, payload = dispatch(self.command, url.path, parse_qs(url.query), self.headers, body)
         except BadRequest as e:

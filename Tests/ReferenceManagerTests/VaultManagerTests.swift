@@ -1,6 +1,7 @@
 import Foundation
 import SQLite
 import TestSupport
+import Synchronization
 import Testing
 
 /// The Vault manager against the loopback stand-in for Vault's HTTP API.
@@ -34,6 +35,28 @@ import Testing
         try fs.stop()
         #expect(try vault.read("secret/data/apps/payments/prod/db")["errors"] != nil)
         for file in allFiles(under: fs.state) { #expect(!fileContains(file, Array(marker.utf8)), "value in \(file)") }
+    }
+
+    /// A request that waits on the network (here a Vault that answers after 2 s) must not hold up
+    /// requests for other secrets: the mount hands receiving to another thread meanwhile.
+    @Test func aSlowManagerDoesNotHoldUpOtherSecrets() throws {
+        let vault = try VaultStandIn()
+        let fs = try state(vault, [])
+        try fs.scope("other", "dev")
+        try fs.cli("secret", "set", "payments/prod/remote", stdin: "remote-value")
+        try fs.cli("secret", "set", "other/dev/local", stdin: "local-value")
+        try fs.mount()
+        _ = try vault.control("POST", "delay", body: #"{"seconds": 2}"#)
+        let remoteDone = Mutex<IOResult?>(nil)
+        let remote = Thread { let result = POSIX.read(fs.path("payments/prod/remote")); remoteDone.withLock { $0 = result } }
+        remote.start()
+        // Give the slow read time to reach the daemon; the local one must then finish while it waits.
+        usleep(300_000)
+        #expect(POSIX.read(fs.path("other/dev/local")) == .success(Array("local-value".utf8)))
+        #expect(remoteDone.withLock { $0 } == nil, "the local read waited for the slow one")
+        while remoteDone.withLock({ $0 }) == nil { usleep(50_000) }
+        #expect(remoteDone.withLock { $0 } == .success(Array("remote-value".utf8)))
+        try fs.stop()
     }
 
     @Test func kv1EngineAndAppRoleWithNamespace() throws {

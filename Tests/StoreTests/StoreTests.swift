@@ -107,6 +107,35 @@ import Testing
         #expect(try store.read { try $0.version(secretID: 1, number: 1)?.payload.ciphertext } == ciphertext)
     }
 
+    @Test func theCommitStampMovesWithEveryCommitOfAnyConnectionAndOnlyThen() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let first = try #require(store.commitStamp())
+        _ = try store.read { try $0.applications() }
+        #expect(store.commitStamp() == first)
+        _ = try store.write { try $0.insertApplication(try ResourceName("payments"), at: Date()) }
+        let afterOwn = try #require(store.commitStamp())
+        #expect(afterOwn != first)
+        // Another process (here another connection) committing moves it too, with no read on this one.
+        let other = try SQLiteSecretStore(path: path, create: false, logger: logger)
+        _ = try other.write { try $0.insertApplication(try ResourceName("billing"), at: Date()) }
+        #expect(store.commitStamp() != afterOwn)
+    }
+
+    @Test func auditEventsWrittenInABatchKeepTheirOrderAndFields() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        // 64 rows go in one statement; 150 makes two full statements and a remainder row by row.
+        let events = (0..<150).map { (index: Int) -> AuditEvent in
+            let caller = Caller(uid: UInt32(index), gid: 7, pid: Int32(1000 + index), process: "p\(index)")
+            let action: AuditEvent.Action = index % 2 == 0 ? .read : .write
+            let version: Int? = index % 3 == 0 ? nil : index
+            let result = index == 149 ? "tampered" : "ok"
+            return AuditEvent(time: start.addingTimeInterval(Double(index)), caller: caller, action: action, path: "payments/prod/s\(index)", version: version, result: result)
+        }
+        try store.write { try $0.appendAudits(events) }
+        #expect(try store.read { try $0.auditEvents(since: nil) } == events)
+    }
+
     @Test func reopeningDoesNotMigrateAgain() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         _ = try store.write { try $0.insertApplication(try ResourceName("payments"), at: Date()) }
