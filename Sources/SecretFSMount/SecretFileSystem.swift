@@ -50,7 +50,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             case .environment(let app, let env):
                 return directory(modified: try service.environment(try existingName(env), in: try existingName(app)).createdAt)
             case .secret:
-                let secret = try secretPaths.existingSecret(at: path)
+                let secret = try TreePath(path).existingSecret()
                 if let handle, let open = openFiles.file(handle), open.writable {
                     return file(size: open.lock.withLock { open.content.count }, modified: Date())
                 }
