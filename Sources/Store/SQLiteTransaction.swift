@@ -260,7 +260,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Audit
 
     func appendAudit(_ event: AuditEvent) throws {
-        try database.run(Self.insertAudits(count: 1), Self.bindings(of: [event][...]))
+        try appendAudits([event])
     }
 
     func appendAudits(_ events: [AuditEvent]) throws {
@@ -268,7 +268,7 @@ struct SQLiteTransaction: StoreTransaction {
         var start = events.startIndex
         while start < events.endIndex {
             let count = events.endIndex - start >= Self.auditRowsPerInsert ? Self.auditRowsPerInsert : 1
-            try database.run(count == 1 ? Self.insertAudits(count: 1) : Self.insertAuditBatch, Self.bindings(of: events[start..<start + count]))
+            try database.run(count == 1 ? Self.insertAuditRow : Self.insertAuditBatch, Self.bindings(of: events[start..<start + count]))
             start += count
         }
     }
@@ -276,6 +276,7 @@ struct SQLiteTransaction: StoreTransaction {
     /// Rows per multi-row audit insert (9 parameters each, well under SQLite's limit).
     private static let auditRowsPerInsert = 64
     private static let insertAuditBatch = insertAudits(count: auditRowsPerInsert)
+    private static let insertAuditRow = insertAudits(count: 1)
 
     private static func insertAudits(count: Int) -> String {
         "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES "
