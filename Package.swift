@@ -18,9 +18,11 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The C library's memory calls Swift cannot import (variadic mremap, new madvise advice).
+        .systemLibrary(name: "CLinuxMemory"),
 
         // Thin typed wrappers, one C library each, no secrets knowledge.
-        .target(name: "SecureMemory"),
+        .target(name: "SecureMemory", dependencies: ["CLinuxMemory"]),
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
         .target(name: "SQLite", dependencies: ["CSQLite3"]),
         .target(name: "FUSE", dependencies: ["CFuse3"]),

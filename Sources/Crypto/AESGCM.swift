@@ -101,6 +101,8 @@ public enum AESGCM {
         let context = try preparedContext(key: key, nonce: nonce, associatedData: associatedData, encrypting: true)
         let count = plaintext.count
         let sealed = try [UInt8](unsafeUninitializedCapacity: count + tagByteCount) { out, initialized in
+            // A fresh multi-megabyte array would otherwise fault in a page at a time under the cipher.
+            if count >= PageMapping.threshold { PageMapping.prefault(UnsafeMutableRawBufferPointer(out)) }
             var written: Int32 = 0
             if count > 0 {
                 try plaintext.withUnsafeBytes { input in

@@ -91,6 +91,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func extendedAttribute(_ name: String, of path: String) throws -> [UInt8] {
+        // Every attribute is a user.secretfs one. The kernel asks for security.capability before
+        // each write request (to clear file capabilities), so answer that without the store.
+        guard name.hasPrefix(Self.attributePrefix) else { throw Errno.noAttribute }
         guard let value = try extendedAttributes(of: path)[name] else { throw Errno.noAttribute }
         return Array(value.utf8)
     }
@@ -98,6 +101,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func extendedAttributeNames(of path: String) throws -> [String] {
         try extendedAttributes(of: path).keys.sorted()
     }
+
+    /// The namespace of every extended attribute the mount shows.
+    private static let attributePrefix = "user.secretfs."
 
     private func extendedAttributes(of path: String) throws -> [String: String] {
         try serving {

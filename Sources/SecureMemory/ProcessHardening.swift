@@ -30,14 +30,19 @@ public enum ProcessHardening {
     ///
     /// By default glibc raises its mmap threshold after freeing a large block, so later multi-MiB
     /// buffers (whole secrets) come from arenas that keep them; with many FUSE threads that
-    /// multiplies the peak footprint. `mallopt` is not in Swift's Glibc module, hence `dlsym`.
+    /// multiplies the peak footprint. The fixed threshold sits above SQLite's 256 KiB records (a
+    /// stored piece of a large ciphertext), and the heap keeps up to 2 MiB free at its top, so a
+    /// record buffer allocated for every piece reuses warm pages instead of mapping and faulting
+    /// in new ones; the coherence thread's periodic `returnFreeMemory` still hands the rest back.
+    /// `mallopt` is not in Swift's Glibc module, hence `dlsym`.
     @discardableResult
     public static func tuneAllocator() -> Bool {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
         let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3  // M_ARENA_MAX, M_MMAP_THRESHOLD from <malloc.h>
-        return mallopt(arenaMax, 2) == 1 && mallopt(mmapThreshold, 256 * 1024) == 1
+        // M_ARENA_MAX, M_MMAP_THRESHOLD and M_TRIM_THRESHOLD from <malloc.h>.
+        let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3, trimThreshold: Int32 = -1
+        return mallopt(arenaMax, 2) == 1 && mallopt(mmapThreshold, 512 * 1024) == 1 && mallopt(trimThreshold, 2 * 1024 * 1024) == 1
     }
 
     /// Returns the allocator's free memory to the system (glibc `malloc_trim`), so a burst of large

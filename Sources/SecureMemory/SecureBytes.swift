@@ -1,7 +1,6 @@
+import CLinuxMemory
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Synchronization
 
@@ -12,13 +11,17 @@ let processMemoryLocked = Atomic<Bool>(false)
 ///
 /// The bytes are locked in RAM with `mlock` where the process is permitted to, so they are not
 /// written to swap; when the buffer grows, shrinks or is deallocated, the old bytes are zeroed
-/// with `explicit_bzero`, which the compiler may not elide. It is a reference type on purpose:
+/// with `explicit_bzero`, which the compiler may not elide. Buffers of a megabyte and more are
+/// mapped from the kernel and grow in place or by moving their pages (`PageMapping`), so a large
+/// secret written piece by piece is never copied to grow. It is a reference type on purpose:
 /// copying secrets around silently is what it exists to prevent. It is not internally
 /// synchronised; callers that share one across threads guard it.
 public final class SecureBytes: @unchecked Sendable {
     private var base: UnsafeMutableRawPointer?
     private var capacity: Int
     private var locked: Bool
+    /// Whether `base` is a `PageMapping` rather than a malloc'd block.
+    private var mapped = false
     /// The number of bytes in use.
     public private(set) var count: Int
 
@@ -44,6 +47,7 @@ public final class SecureBytes: @unchecked Sendable {
         self.base = nil
         self.locked = false
         reserve(count)
+        prepareToWrite(0..<count)
         self.count = count
     }
 
@@ -75,6 +79,7 @@ public final class SecureBytes: @unchecked Sendable {
         let added = bytes.count
         guard added > 0 else { return }
         reserve(count + added)
+        prepareToWrite(count..<count + added)
         let destination = UnsafeMutableRawBufferPointer(start: base! + count, count: added)
         _ = destination.initializeMemory(as: UInt8.self, from: bytes)
         count += added
@@ -93,6 +98,7 @@ public final class SecureBytes: @unchecked Sendable {
             // Only the gap needs zeros: the rest of the new end is about to be copied over.
             if offset > count { resize(to: offset) }
             reserve(end)
+            prepareToWrite(count..<end)
             count = end
         }
         if let source = bytes.baseAddress, bytes.count > 0 {
@@ -107,6 +113,7 @@ public final class SecureBytes: @unchecked Sendable {
             explicit_bzero(base! + newCount, count - newCount)
         } else if newCount > count {
             reserve(newCount)
+            prepareToWrite(count..<newCount)
             memset(base! + count, 0, newCount - count)
         }
         count = newCount
@@ -150,27 +157,64 @@ public final class SecureBytes: @unchecked Sendable {
     private func reserve(_ needed: Int) {
         guard needed > capacity else { return }
         let newCapacity = max(needed, capacity * 2, 32)
+        if newCapacity >= PageMapping.threshold {
+            growMapping(to: PageMapping.roundedUp(newCapacity))
+            return
+        }
         guard let fresh = malloc(newCapacity) else { fatalError("out of memory") }
         // mlock is best effort: RLIMIT_MEMLOCK may forbid it, and the wipe still holds. A process
         // that locked all its memory (mlockall) needs no per-buffer lock and saves two syscalls.
         let freshLocked = processMemoryLocked.load(ordering: .relaxed) ? false : mlock(fresh, newCapacity) == 0
-        if let old = base {
-            memcpy(fresh, old, count)
-            // Bytes past `count` were wiped when they were given up, or never written.
-            explicit_bzero(old, count)
-            if locked { munlock(old, capacity) }
-            free(old)
-        }
+        moveContents(to: fresh)
         base = fresh
         capacity = newCapacity
         locked = freshLocked
     }
 
+    /// Grows into a mapping of `newCapacity` bytes: the current mapping moved by the kernel if
+    /// there is one, else a new mapping the contents are copied into.
+    private func growMapping(to newCapacity: Int) {
+        // A locked mapping stays locked when moved, and its new pages are locked as they are touched.
+        if mapped, let old = base, let moved = PageMapping.remap(old, from: capacity, to: newCapacity) {
+            base = moved
+            capacity = newCapacity
+            return
+        }
+        guard let fresh = PageMapping.map(newCapacity) else { fatalError("out of memory") }
+        // Locked on fault: pages past `count` are reserved, not made resident.
+        let freshLocked = processMemoryLocked.load(ordering: .relaxed) ? false : secretfs_mlock_on_fault(fresh, newCapacity) == 0
+        PageMapping.populate(fresh, 0..<count)
+        moveContents(to: fresh)
+        base = fresh
+        capacity = newCapacity
+        locked = freshLocked
+        mapped = true
+    }
+
+    /// Copies the bytes in use to `fresh` and wipes and gives up the old allocation.
+    private func moveContents(to fresh: UnsafeMutableRawPointer) {
+        guard let old = base else { return }
+        memcpy(fresh, old, count)
+        // Bytes past `count` were wiped when they were given up, or never written.
+        explicit_bzero(old, count)
+        giveUp(old)
+    }
+
+    /// Faults in the pages of a mapped buffer that `range` is about to fill, in one call.
+    private func prepareToWrite(_ range: Range<Int>) {
+        if mapped, let base, range.count >= PageMapping.pageSize { PageMapping.populate(base, range) }
+    }
+
+    /// Unlocks and frees (or unmaps) an allocation whose bytes are already wiped.
+    private func giveUp(_ old: UnsafeMutableRawPointer) {
+        if locked { munlock(old, capacity) }
+        if mapped { PageMapping.unmap(old, capacity) } else { free(old) }
+    }
+
     private func release() {
         guard let old = base else { return }
         explicit_bzero(old, count)
-        if locked { munlock(old, capacity) }
-        free(old)
+        giveUp(old)
         base = nil
         capacity = 0
         count = 0

@@ -42,6 +42,28 @@ import Testing
         #expect(Array(buffer.unprotectedArray().prefix(12)) == across)
     }
 
+    @Test func largeBuffersGrowPieceByPieceAndKeepEveryByte() {
+        // 64 KiB pieces up to 6 MiB, as a copy into the mount arrives: past the mapping threshold
+        // the buffer is moved by the kernel, several times, and must keep every byte.
+        let expected = (0..<(6 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 12) }
+        let buffer = SecureBytes()
+        for start in stride(from: 0, to: expected.count, by: 65536) {
+            expected.withUnsafeBytes { buffer.write(UnsafeRawBufferPointer(rebasing: $0[start..<start + 65536]), at: start) }
+        }
+        #expect(buffer.count == expected.count)
+        let intact = buffer.unprotectedArray() == expected
+        #expect(intact)
+        // Shrunk and grown again in place: the cut bytes read back as zeros.
+        buffer.resize(to: 3 * 1024 * 1024)
+        buffer.resize(to: 5 * 1024 * 1024)
+        let regrown = buffer.unprotectedArray()
+        let headKept = regrown[..<(3 * 1024 * 1024)].elementsEqual(expected[..<(3 * 1024 * 1024)])
+        let tailZero = regrown[(3 * 1024 * 1024)...].allSatisfy { $0 == 0 }
+        #expect(headKept && tailZero)
+        let copied = buffer.copy().constantTimeEquals(buffer)
+        #expect(copied)
+    }
+
     @Test func constantTimeEquality() {
         #expect(SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 3])))
         #expect(!SecureBytes(copying: [1, 2, 3]).constantTimeEquals(SecureBytes(copying: [1, 2, 4])))

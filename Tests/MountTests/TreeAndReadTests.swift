@@ -96,6 +96,22 @@ import Testing
         #expect(set.status != 0 && set.stderr.contains("Operation not supported"))
         let type = try runProgram("/usr/bin/getfattr", ["-n", "user.secretfs.type", "--only-values", fs.path("payments/prod")])
         #expect(type.output == "production")
+        // The kernel asks for security.capability before every write: "none", also while a new file
+        // is being written. Asked from this process: a child would close its copy of `writer` on
+        // exec, and that close commits the file.
+        let writer = open(fs.path("payments/prod/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(writer >= 0)
+        #expect(write(writer, "abc", 3) == 3)
+        for name in ["payments/prod/k", "payments/prod/new"] {
+            errno = 0
+            #expect(Self.getxattr(fs.path(name), "security.capability", nil, 0) == -1)
+            #expect(errno == ENODATA, "\(name): errno \(errno)")
+        }
+        close(writer)
         try fs.stop()
     }
+
+    /// getxattr(2); <sys/xattr.h> is not part of Swift's Glibc module.
+    private static let getxattr = unsafeBitCast(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "getxattr"),
+                                                to: (@convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int).self)
 }
