@@ -92,7 +92,8 @@ import Testing
         let store = try SQLiteSecretStore(path: path, create: true, checkpointsInBackground: true, logger: logger)
         let databaseSize = { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         let before = databaseSize()
-        let ciphertext = [UInt8](repeating: 0x5c, count: 6 * 1024 * 1024)
+        // Past the checkpoint threshold (8000 pages of 4 KiB) in one commit.
+        let ciphertext = [UInt8](repeating: 0x5c, count: 36 * 1024 * 1024)
         try store.write { tx in
             let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
             let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
