@@ -113,6 +113,9 @@ public final class Database {
     /// The rowid of the most recent successful INSERT on this connection.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Rows inserted, updated or deleted on this connection since it opened.
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
     /// Runs `body` inside a transaction, committing on return and rolling back on a throw.
     ///
     /// `immediate` takes the write lock at the start, so two writers never deadlock upgrading.

@@ -276,11 +276,18 @@ public final class SecretService: Sendable {
     /// else by the manager the scope rules choose. An existing secret keeps its manager unless one is named.
     @discardableResult
     public func write(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, caller: Caller) throws -> SecretVersion {
+        try writeStamped(path, value: value, kind: kind, managerName: managerName, caller: caller).version
+    }
+
+    /// `write`, also returning the store's commit stamp right after this write (see
+    /// `SecretStore.commitStamp`), so a caller can later tell without a read that nothing has
+    /// committed since; nil when the store cannot tell.
+    public func writeStamped(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, caller: Caller) throws -> (version: SecretVersion, commitStamp: Int64?) {
         do {
             guard value.count <= options.maximumValueSize else {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
             }
-            let written = try store.write { tx -> SecretVersion in
+            let written = try store.write { tx -> (version: SecretVersion, commitStamp: Int64?) in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 let existing = try tx.secret(at: path)
                 if let existing { try Self.refuseLinked(tx, existing) }
@@ -294,7 +301,7 @@ public final class SecretService: Sendable {
                 try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id)
                 // The event commits with the version it records: one transaction, one sync.
                 try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
-                return version
+                return (version, tx.stampAfterCommit())
             }
             return written
         } catch {

@@ -60,6 +60,12 @@ public protocol StoreTransaction {
     /// Replaces a version's sealed payload and manager (re-encryption after a rename).
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws
 
+    // Commit stamps
+    /// In a write transaction, the `SecretStore.commitStamp` the store will show once this
+    /// transaction commits and until anything else commits; nil in a read transaction, or when
+    /// the store cannot tell.
+    func stampAfterCommit() -> Int64?
+
     // Audit
     func appendAudit(_ event: AuditEvent) throws
     /// Appends events in order; cheaper per event than `appendAudit` for a batch.

@@ -30,6 +30,13 @@ struct VersionKey: Hashable, Sendable {
     }
 }
 
+/// A version the mount itself committed, with the store's commit stamp right after that commit.
+struct CommittedVersion: Sendable {
+    let key: VersionKey
+    /// While the store still shows this stamp, nothing has committed since: `key` is current.
+    let commitStamp: Int64?
+}
+
 /// A page-cache reader's path and version.
 private struct ReaderKey: Hashable {
     let path: SecretPath
@@ -69,7 +76,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private var soleCachedWriter: [SecretPath: Bool] = [:]
     /// Versions that a writer through the page cache committed and left there; `settle` keeps
     /// those pages instead of dropping them if the version is still current.
-    private var keptPages: [SecretPath: VersionKey] = [:]
+    private var keptPages: [SecretPath: CommittedVersion] = [:]
     /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
     private var waitingForReaders: [SecretPath: Date] = [:]
     private var pending: Set<SecretPath> = []
@@ -207,7 +214,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// `committed` is the version a writer through the page cache committed last, when the pages
     /// it wrote hold exactly that version: if no other writer opened the path meanwhile and the
     /// version is still current when settled, the kernel keeps those pages for later readers.
-    func writerClosed(_ path: SecretPath, committed: VersionKey? = nil) {
+    func writerClosed(_ path: SecretPath, committed: CommittedVersion? = nil) {
         condition.withLock {
             if let count = writers[path] { writers[path] = count > 1 ? count - 1 : nil }
             if writers[path] == nil {
@@ -276,7 +283,14 @@ final class KernelCacheCoherence: @unchecked Sendable {
 
     /// Tells the kernel `path` changed and records the version it now settles on.
     private func settle(_ path: SecretPath) {
-        guard case .some(let before) = currentVersion(of: path) else { return }
+        let before: VersionKey?
+        if let kept = condition.withLock({ keptPages[path] }), let stamp = kept.commitStamp, service.store.commitStamp() == stamp {
+            // The writer's own commit, and nothing committed since: it is current, no store read needed.
+            before = kept.key
+        } else {
+            guard case .some(let current) = currentVersion(of: path) else { return }
+            before = current
+        }
         let proceed = condition.withLock { () -> Bool in
             settled[path] = nil
             // writerClosed brings the path back here.
@@ -288,7 +302,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
             return deadline < Date()
         }
         guard proceed else { return }
-        if let kept = condition.withLock({ keptPages.removeValue(forKey: path) }), kept == before, keepPages(path, kept) {
+        if let kept = condition.withLock({ keptPages.removeValue(forKey: path) }), kept.key == before, keepPages(path, kept.key) {
             return
         }
         // Invalidate before reading the version settled on: a change after this read is caught by the next poll or commit.

@@ -39,7 +39,7 @@ final class OpenFile: @unchecked Sendable {
     /// `content`: a refused write leaves its bytes there, and a renamed file is not trusted.
     var pagesMatchContent: Bool
     /// The version this writer committed last.
-    var committedVersion: VersionKey?
+    var committedVersion: CommittedVersion?
     /// For a reader served through the page cache, the version it holds there.
     let cachedVersion: VersionKey?
     /// For a reader opened without decrypting, the version `content` is loaded from when the

@@ -306,8 +306,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             try open.lock.withLock {
                 guard open.writable, open.dirty, !open.orphaned else { return }
                 do {
-                    let version = try service.write(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
-                    open.committedVersion = VersionKey(version)
+                    let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
+                    open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
                     open.dirty = false
                 } catch let error as SecretError where [.readOnly, .tooLarge, .accessDenied].contains(error.code) {
                     open.commitFailed = true

@@ -17,6 +17,10 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     private let checkpointer: BackgroundCheckpointer?
     /// The WAL index's commit counter, for `commitStamp`.
     private let commitCounter: WALCommitCounter?
+    /// Commit stamps of this connection's own commits since `changeToken` last asked SQLite.
+    private var ownCommitStamps = Set<Int64>()
+    /// The commit stamp read just before `changeToken` last asked SQLite, and its answer.
+    private var tokenChecked: (stamp: Int64, token: Int64)?
 
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
@@ -52,13 +56,18 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
                     managerCache.changedInTransaction = false
                 }
                 do {
-                    return try database.transaction(immediate: true) {
+                    var committedStamp: Int64?
+                    let result = try database.transaction(immediate: true) {
                         try dropCachesIfChangedElsewhere()
-                        let transaction = SQLiteTransaction(database: database, managerCache: managerCache)
+                        let transaction = SQLiteTransaction(database: database, managerCache: managerCache, writingWith: commitCounter)
                         let result = try body(transaction)
                         try transaction.finish()
+                        committedStamp = transaction.stampAfterCommit()
                         return result
                     }
+                    // Only once COMMIT succeeded: a failed commit's stamp may become another's.
+                    if let committedStamp { recordOwnCommit(committedStamp) }
+                    return result
                 } catch {
                     managerCache.clear()
                     throw error
@@ -89,11 +98,37 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
 
     public func changeToken() throws -> Int64 {
         try lock.withLock {
-            try Self.translating(path: nil) {
+            // data_version moves only with other connections' commits: when every commit since
+            // the last check was this connection's own, the answer is the same, without a read.
+            let stamp = commitStamp()
+            if let stamp, let checked = tokenChecked, onlyOwnCommits(after: checked.stamp, through: stamp) {
+                return checked.token
+            }
+            let token = try Self.translating(path: nil) {
                 try database.integer("PRAGMA data_version") ?? 0
             }
+            // The stamp was read first: a commit between the two reads is seen as foreign next time.
+            tokenChecked = stamp.map { ($0, token) }
+            ownCommitStamps.removeAll()
+            return token
         }
     }
+
+    /// Notes a commit this connection made; call with `lock` held, after the commit succeeded.
+    private func recordOwnCommit(_ stamp: Int64) {
+        // Nobody asking (the CLI never does) must not make the set grow without bound.
+        if ownCommitStamps.count >= Self.ownCommitsKept { ownCommitStamps.removeAll() }
+        ownCommitStamps.insert(stamp)
+    }
+
+    /// Whether every commit stamp in `(start, end]` was one of this connection's commits.
+    private func onlyOwnCommits(after start: Int64, through end: Int64) -> Bool {
+        guard end >= start, end - start <= Int64(ownCommitStamps.count) else { return false }
+        return (start..<end).allSatisfy { ownCommitStamps.contains($0 + 1) }
+    }
+
+    /// How many own commit stamps are remembered between two `changeToken` calls.
+    private static let ownCommitsKept = 4096
 
     public func commitStamp() -> Int64? {
         commitCounter?.read().map(Int64.init)

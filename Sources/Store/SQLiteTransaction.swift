@@ -9,10 +9,24 @@ struct SQLiteTransaction: StoreTransaction {
     let managerCache: ManagerCache
     /// Large ciphertexts whose pieces are written last, by `finish()`.
     private let pendingPieces = PendingPieces()
+    /// The WAL index's commit counter, for a write transaction's `stampAfterCommit`; nil in a read.
+    private let commitCounter: WALCommitCounter?
+    /// The connection's change count when the transaction began.
+    private let changesBefore: Int64
 
-    init(database: Database, managerCache: ManagerCache) {
+    init(database: Database, managerCache: ManagerCache, writingWith commitCounter: WALCommitCounter? = nil) {
         self.database = database
         self.managerCache = managerCache
+        self.commitCounter = commitCounter
+        changesBefore = database.totalChanges
+    }
+
+    func stampAfterCommit() -> Int64? {
+        // Only a transaction that changed rows writes to the WAL, and so moves the counter, when
+        // it commits. The write lock is held from BEGIN IMMEDIATE to COMMIT, so no other commit
+        // comes between this read and ours, and a commit moves the counter by exactly one.
+        guard database.totalChanges > changesBefore else { return nil }
+        return commitCounter?.read().map { Int64($0 &+ 1) }
     }
 
     /// Writes what the transaction held back; call it once, just before COMMIT.

@@ -122,6 +122,37 @@ import Testing
         #expect(store.commitStamp() != afterOwn)
     }
 
+    @Test func aWriteKnowsTheStampItsCommitLeavesAndAnEmptyOneClaimsNone() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let expected = try store.write { tx -> Int64? in
+            _ = try tx.insertApplication(try ResourceName("payments"), at: Date())
+            return tx.stampAfterCommit()
+        }
+        #expect(expected != nil && store.commitStamp() == expected)
+        // Nothing changed, nothing committed to the WAL: no stamp another commit could take.
+        #expect(try store.write { $0.stampAfterCommit() } == nil)
+        #expect(try store.read { $0.stampAfterCommit() } == nil)
+    }
+
+    @Test func theChangeTokenSkipsOwnCommitsAndSeesEveryOtherOne() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let other = try SQLiteSecretStore(path: path, create: false, logger: logger)
+        let first = try store.changeToken()
+        _ = try store.write { try $0.insertApplication(try ResourceName("a1"), at: Date()) }
+        _ = try store.write { try $0.insertApplication(try ResourceName("a2"), at: Date()) }
+        #expect(try store.changeToken() == first)
+        // Another connection's commit between two of ours still counts.
+        _ = try store.write { try $0.insertApplication(try ResourceName("a3"), at: Date()) }
+        _ = try other.write { try $0.insertApplication(try ResourceName("b1"), at: Date()) }
+        _ = try store.write { try $0.insertApplication(try ResourceName("a4"), at: Date()) }
+        let second = try store.changeToken()
+        #expect(second != first)
+        _ = try store.write { try $0.insertApplication(try ResourceName("a5"), at: Date()) }
+        #expect(try store.changeToken() == second)
+        _ = try other.write { try $0.insertApplication(try ResourceName("b2"), at: Date()) }
+        #expect(try store.changeToken() != second)
+    }
+
     @Test func auditEventsWrittenInABatchKeepTheirOrderAndFields() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let start = Date(timeIntervalSince1970: 1_800_000_000)
