@@ -369,7 +369,12 @@ struct SQLiteTransaction: StoreTransaction {
 
 extension Date {
     /// Milliseconds since the epoch, as the store keeps times.
-    var storeMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    ///
+    /// Rounded down after adding a thousandth of a millisecond, as the mount's `VersionKey` does:
+    /// a date read back from the store (milliseconds divided by 1000, give or take a rounding
+    /// error) and the full date it was written from then give the same millisecond, even when
+    /// that date lies in the last thousandth of one.
+    var storeMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000 + 0.001).rounded(.down)) }
 
     /// The time as it reads back from the store.
     var storeRounded: Date { Date(storeMilliseconds: Int(storeMilliseconds)) }

@@ -122,6 +122,23 @@ import Testing
         #expect(store.commitStamp() != afterOwn)
     }
 
+    @Test func aTimeInTheLastThousandthOfAMillisecondReadsBackAsTheMillisecondTheMountExpects() throws {
+        // The mount keys a version it has just written by its full write time, and a version it
+        // reads by the stored time; both round with a thousandth of a millisecond added.
+        let written = Date(timeIntervalSince1970: 1_795_317_296.748_999_7)
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let readBack = try store.write { tx -> Date? in
+            let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
+            let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
+            let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
+            let secret = try tx.insertSecret(name: try ResourceName("k"), kind: .text, environmentID: env.id, managerID: manager.id)
+            try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: [1], nonce: [1]), size: 1, createdAt: written, creator: "test"))
+            return try tx.version(secretID: secret, number: 1)?.createdAt
+        }
+        let millisecond = { (date: Date) in Int64((date.timeIntervalSince1970 * 1000 + 0.001).rounded(.down)) }
+        #expect(readBack.map(millisecond) == millisecond(written))
+    }
+
     @Test func aWriteKnowsTheStampItsCommitLeavesAndAnEmptyOneClaimsNone() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let expected = try store.write { tx -> Int64? in
