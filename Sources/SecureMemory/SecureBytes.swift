@@ -34,6 +34,7 @@ public final class SecureBytes: @unchecked Sendable {
         self.locked = false
         reserve(count)
         if count > 0 {
+            prepareToWrite(0..<count)
             memset(base!, 0, count)
         }
         self.count = count
