@@ -17,10 +17,11 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     private let checkpointer: BackgroundCheckpointer?
     /// The WAL index's commit counter, for `commitStamp`.
     private let commitCounter: WALCommitCounter?
-    /// Commit stamps of this connection's own commits since `changeToken` last asked SQLite.
-    private var ownCommitStamps = Set<Int64>()
     /// The commit stamp read just before `changeToken` last asked SQLite, and its answer.
     private var tokenChecked: (stamp: Int64, token: Int64)?
+    /// The last stamp of an unbroken run of this connection's own commits since `tokenChecked`,
+    /// or nil once a stamp was skipped (another connection committed in between).
+    private var ownCommitsThrough: Int64?
 
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
@@ -101,7 +102,7 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
             // data_version moves only with other connections' commits: when every commit since
             // the last check was this connection's own, the answer is the same, without a read.
             let stamp = commitStamp()
-            if let stamp, let checked = tokenChecked, onlyOwnCommits(after: checked.stamp, through: stamp) {
+            if let stamp, let checked = tokenChecked, stamp == ownCommitsThrough {
                 return checked.token
             }
             let token = try Self.translating(path: nil) {
@@ -109,26 +110,18 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
             }
             // The stamp was read first: a commit between the two reads is seen as foreign next time.
             tokenChecked = stamp.map { ($0, token) }
-            ownCommitStamps.removeAll()
+            ownCommitsThrough = stamp
             return token
         }
     }
 
     /// Notes a commit this connection made; call with `lock` held, after the commit succeeded.
+    ///
+    /// Commits are serialised by the lock, so the run stays unbroken only while each stamp is the
+    /// next one: a gap is a commit from another connection, and only `changeToken` may start a new run.
     private func recordOwnCommit(_ stamp: Int64) {
-        // Nobody asking (the CLI never does) must not make the set grow without bound.
-        if ownCommitStamps.count >= Self.ownCommitsKept { ownCommitStamps.removeAll() }
-        ownCommitStamps.insert(stamp)
+        ownCommitsThrough = ownCommitsThrough.flatMap { $0 + 1 == stamp ? stamp : nil }
     }
-
-    /// Whether every commit stamp in `(start, end]` was one of this connection's commits.
-    private func onlyOwnCommits(after start: Int64, through end: Int64) -> Bool {
-        guard end >= start, end - start <= Int64(ownCommitStamps.count) else { return false }
-        return (start..<end).allSatisfy { ownCommitStamps.contains($0 + 1) }
-    }
-
-    /// How many own commit stamps are remembered between two `changeToken` calls.
-    private static let ownCommitsKept = 4096
 
     public func commitStamp() -> Int64? {
         commitCounter?.read().map(Int64.init)
