@@ -292,13 +292,14 @@ public final class SecretService: Sendable {
                 let existing = try tx.secret(at: path)
                 if let existing { try Self.refuseLinked(tx, existing) }
                 let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
-                let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
                 let number = (existing?.version ?? 0) + 1
+                // A new secret's row names its first version at once: one statement less per new file.
+                let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: number)
                 let context = EncryptionContext(path: path, version: number, managerID: descriptor.id)
                 let payload = try managers.manager(for: descriptor).seal(value, context: context)
                 let version = SecretVersion(secretID: secretID, number: number, managerID: descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
                 try tx.insertVersion(version)
-                try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id)
+                if existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id) }
                 // The event commits with the version it records: one transaction, one sync.
                 try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
                 return (version, tx.stampAfterCommit())
@@ -442,10 +443,9 @@ public final class SecretService: Sendable {
                 let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
                 try requireSelectors(descriptor, for: path)
                 let (payload, size) = try managers.manager(for: descriptor).link(remote: remote)
-                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id)
+                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1)
                 let version = SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
                 try tx.insertVersion(version)
-                try tx.setCurrentVersion(secretID: secretID, version: 1, managerID: descriptor.id)
                 return version
             }
             audit(.write, path.description, version: 1, caller: caller, result: nil)

@@ -47,7 +47,8 @@ public protocol StoreTransaction {
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary]
     func secret(at path: SecretPath) throws -> SecretSummary?
     func secretCount(environmentID: Int64) throws -> Int
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64) throws -> Int64
+    /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int) throws -> Int64
     /// Points the secret at a new current version, whose manager it now reports.
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws

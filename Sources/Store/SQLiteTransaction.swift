@@ -189,8 +189,9 @@ struct SQLiteTransaction: StoreTransaction {
         try database.queryFirst("SELECT count(*) FROM secrets WHERE environment_id = ?", [environmentID])?.int(0) ?? 0
     }
 
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64) throws -> Int64 {
-        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id) VALUES (?, ?, ?, ?)", [environmentID, name.rawValue, kind.rawValue, managerID])
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int) throws -> Int64 {
+        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version) VALUES (?, ?, ?, ?, ?)",
+                         [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion])
         return database.lastInsertRowID
     }
 
