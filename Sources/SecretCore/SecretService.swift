@@ -25,7 +25,8 @@ public final class SecretService: Sendable {
         }
     }
 
-    /// Deferred read events are written inline once this many are waiting, bounding memory.
+    /// Deferred read events are handed to the backlog handler once this many are waiting, and
+    /// written inline at twice as many (or at once without a handler), bounding memory.
     static let deferredAuditLimit = 8192
 
     /// The store holding all state.
@@ -35,6 +36,8 @@ public final class SecretService: Sendable {
     let logger: Logger
     /// Read events not yet written (only with `defersReadAudits`).
     private let deferredAudits = Mutex<[DeferredRead]>([])
+    /// Asks the owner's background thread to call `recordDeferredAudits` soon; see `onDeferredAuditBacklog`.
+    private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Creates a service over a store and a manager provider.
     public init(store: any SecretStore, managers: any ManagerProvider, options: Options = Options(), logger: Logger) {
@@ -482,11 +485,22 @@ public final class SecretService: Sendable {
         AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
     }
 
+    /// Has `handler` called, from the request that brings the held-back read events to
+    /// `deferredAuditLimit`, instead of that request writing them itself.
+    ///
+    /// The handler should have a background thread call `recordDeferredAudits` soon: a request
+    /// writing thousands of events would keep its caller waiting, and its commit would look like
+    /// an outside change to whoever watches the store's commit stamp.
+    public func onDeferredAuditBacklog(_ handler: @escaping @Sendable () -> Void) {
+        deferredAuditBacklog.withLock { $0 = handler }
+    }
+
     /// Writes the read events held back by `defersReadAudits`, oldest first, in one transaction.
     ///
     /// The daemon calls this a few times a second and before it exits. On failure the events are
-    /// kept for the next call (and the error is logged) unless too many are waiting.
-    public func recordDeferredAudits() {
+    /// kept for the next call (and the error is logged) unless too many are waiting. `committed`
+    /// gets the commit's stamp (nil when unknown) as soon as the events are written.
+    public func recordDeferredAudits(committed: (_ commitStamp: Int64?) -> Void = { _ in }) {
         let batch = deferredAudits.withLock { pending -> [DeferredRead] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
@@ -494,9 +508,10 @@ public final class SecretService: Sendable {
         guard !batch.isEmpty else { return }
         do {
             let events = batch.map(\.event)
-            try store.write { tx in
+            committed(try store.write { tx in
                 try tx.appendAudits(events)
-            }
+                return tx.stampAfterCommit()
+            })
         } catch {
             logger.error("could not record audit events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             deferredAudits.withLock { pending in
@@ -516,7 +531,12 @@ public final class SecretService: Sendable {
             pending.append(event)
             return pending.count
         }
-        if waiting >= Self.deferredAuditLimit { recordDeferredAudits() }
+        guard waiting >= Self.deferredAuditLimit else { return }
+        if waiting < 2 * Self.deferredAuditLimit, let backlog = deferredAuditBacklog.withLock({ $0 }) {
+            if waiting == Self.deferredAuditLimit { backlog() }
+        } else {
+            recordDeferredAudits()
+        }
     }
 
     /// Records an event in its own transaction (failures whose transaction rolled back, and reads unless deferred).

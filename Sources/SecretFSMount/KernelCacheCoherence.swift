@@ -80,6 +80,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// Paths whose old-version readers must close (or time out) before the kernel is told of a change.
     private var waitingForReaders: [SecretPath: Date] = [:]
     private var pending: Set<SecretPath> = []
+    /// The service holds enough read events that they should be written now, not at the next poll.
+    private var auditsBacklogged = false
     /// Polls left that must re-check every name and listing the kernel holds; see `outsideChanges`.
     private var nameChecksLeft = 0
     private var changeToken: Int64 = 0
@@ -123,6 +125,13 @@ final class KernelCacheCoherence: @unchecked Sendable {
             listedNames = Self.names(secrets, directories)
             changeToken = token
             running = true
+        }
+        service.onDeferredAuditBacklog { [weak self] in
+            guard let self else { return }
+            condition.withLock {
+                auditsBacklogged = true
+                condition.broadcast()
+            }
         }
         let thread = Thread { [self] in run() }
         thread.name = "secretfs-cache"
@@ -258,11 +267,20 @@ final class KernelCacheCoherence: @unchecked Sendable {
         var trimmed = Date()
         while true {
             let (work, stop) = condition.withLock { () -> (Set<SecretPath>, Bool) in
-                if pending.isEmpty && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.pollInterval)) }
-                defer { pending.removeAll() }
+                if pending.isEmpty && !auditsBacklogged && !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.pollInterval)) }
+                defer {
+                    pending.removeAll()
+                    auditsBacklogged = false
+                }
                 return (pending, stopping)
             }
-            service.recordDeferredAudits()
+            service.recordDeferredAudits { stamp in
+                // Audit rows change no secret: when they are the only commit since the poll, what
+                // the poll found still holds, and warm opens need not wait for the next poll.
+                condition.withLock {
+                    if let stamp, let polled = polledCommitStamp, polled + 1 == stamp { polledCommitStamp = stamp }
+                }
+            }
             if stop { break }
             pruneReaderCounts()
             var paths = work

@@ -1,9 +1,10 @@
 import Foundation
-import SecretCore
+@testable import SecretCore
 import SecretFSKit
 import SecureMemory
 import SQLite
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite struct SecretServiceTests {
@@ -191,6 +192,36 @@ import Testing
         #expect(events.map(\.action) == [.write, .read, .read])
         #expect(events.map(\.result) == ["ok", "ok", "notFound"])
         #expect(events[0].caller == fixture.caller && events[0].version == 1)
+    }
+
+    @Test func heldBackReadEventsGoToTheBacklogHandlerAndAreWrittenInlineOnlyAtTwiceTheLimit() throws {
+        let fixture = try ServiceFixture(options: .init(defersReadAudits: true))
+        try fixture.scope("payments", "prod")
+        let path = try fixture.path("payments/prod/a")
+        try fixture.set("payments/prod/a", "1")
+        let calls = Mutex(0)
+        fixture.service.onDeferredAuditBacklog { calls.withLock { $0 += 1 } }
+        let readEvents = { try fixture.service.auditEvents().filter { $0.action == .read }.count }
+        let limit = SecretService.deferredAuditLimit
+
+        for _ in 0..<(limit - 1) { fixture.service.recordRead(path, version: 1, caller: fixture.caller) }
+        #expect(calls.withLock { $0 } == 0)
+        // The request reaching the limit hands the batch on instead of writing it.
+        fixture.service.recordRead(path, version: 1, caller: fixture.caller)
+        #expect(calls.withLock { $0 } == 1)
+        #expect(try readEvents() == 0)
+        for _ in 0..<(limit - 1) { fixture.service.recordRead(path, version: 1, caller: fixture.caller) }
+        #expect(calls.withLock { $0 } == 1)
+        #expect(try readEvents() == 0)
+        // Nobody came for them: at twice the limit the request writes them all, oldest first.
+        fixture.service.recordRead(path, version: 1, caller: fixture.caller)
+        #expect(try readEvents() == 2 * limit)
+
+        var stamps: [Int64?] = []
+        fixture.service.recordRead(path, version: 1, caller: fixture.caller)
+        fixture.service.recordDeferredAudits { stamps.append($0) }
+        #expect(try readEvents() == 2 * limit + 1)
+        #expect(stamps.count == 1 && stamps[0] == fixture.service.store.commitStamp())
     }
 
     @Test func theStateDirectoryNeverHoldsPlaintext() throws {
