@@ -24,7 +24,7 @@ let package = Package(
         // Thin typed wrappers, one C library each, no secrets knowledge.
         .target(name: "SecureMemory", dependencies: ["CLinuxMemory"]),
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
-        .target(name: "SQLite", dependencies: ["CSQLite3"]),
+        .target(name: "SQLite", dependencies: ["CSQLite3", "CLinuxMemory"]),
         .target(name: "FUSE", dependencies: ["CFuse3"]),
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),

@@ -20,4 +20,12 @@ static inline int secretfs_mlock_on_fault(const void *address, size_t length) {
 #endif
 // MADV_POPULATE_WRITE (Linux 5.14) is newer than some C libraries' headers.
 static inline int secretfs_madv_populate_write(void) { return MADV_POPULATE_WRITE; }
+
+// Loads from memory another process writes (a shared mapping): atomic, and never cached by the compiler.
+static inline unsigned int secretfs_load_acquire_u32(const void *address) {
+    return __atomic_load_n((const unsigned int *)address, __ATOMIC_ACQUIRE);
+}
+static inline unsigned char secretfs_load_acquire_u8(const void *address) {
+    return __atomic_load_n((const unsigned char *)address, __ATOMIC_ACQUIRE);
+}
 #endif
