@@ -3,8 +3,8 @@ import Foundation
 import SecretFSKit
 import SecureMemory
 import SQLite
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct SecretServiceTests {
