@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SecretCore
 import SecureMemory
+import Synchronization
 
 /// One version of one secret: what a read handle or the kernel's page cache holds.
 ///
@@ -98,6 +99,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private let service: SecretService
     private let kernel: KernelCache
     private let logger: Logger
+    /// How many answers carrying a secret's attributes the mount has made; see `attributeMark`.
+    private let attributeAnswers = Atomic<UInt64>(0)
 
     /// How often the store is polled for changes made by other processes.
     static let pollInterval: TimeInterval = 0.1
@@ -145,6 +148,30 @@ final class KernelCacheCoherence: @unchecked Sendable {
             condition.broadcast()
             while running { condition.wait() }
         }
+    }
+
+    // MARK: Attributes
+
+    /// An answer carrying a secret's attributes (lookup, getattr, create, a listing) is being
+    /// made: the kernel may cache what it says.
+    func answeringAttributes() {
+        attributeAnswers.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// A mark of the attribute answers made so far. A write request makes the kernel drop the
+    /// file's cached size and times and ask again at the next stat; while the mark taken at the
+    /// write is still current, it has been given nothing since, so it will ask the store.
+    func attributeMark() -> UInt64 {
+        attributeAnswers.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Makes the kernel ask again for the attributes of `path`, at once and from a request's
+    /// thread: a commit on close changes the file's time, and the writer's next `stat` must see it.
+    ///
+    /// Unlike dropping pages or names, dropping attributes takes no lock that a request waiting
+    /// on the mount may hold, so it is safe inside a request.
+    func dropAttributesNow(of path: SecretPath) {
+        kernel.invalidateAttributes(path.mountPath)
     }
 
     // MARK: Opens and closes
@@ -223,15 +250,34 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// `committed` is the version a writer through the page cache committed last, when the pages
     /// it wrote hold exactly that version: if no other writer opened the path meanwhile and the
     /// version is still current when settled, the kernel keeps those pages for later readers.
-    func writerClosed(_ path: SecretPath, committed: CommittedVersion? = nil) {
+    /// `attributeMark` is the writer's mark (see `attributeMark()`) from its last write or commit.
+    func writerClosed(_ path: SecretPath, committed: CommittedVersion? = nil, attributeMark mark: UInt64? = nil) {
         condition.withLock {
             if let count = writers[path] { writers[path] = count > 1 ? count - 1 : nil }
             if writers[path] == nil {
-                if let committed, soleCachedWriter[path] == true { keptPages[path] = committed }
+                if let committed, soleCachedWriter[path] == true {
+                    if settlesAtOnce(path, on: committed, attributeMark: mark) { return }
+                    keptPages[path] = committed
+                }
                 soleCachedWriter[path] = nil
             }
             enqueue(path)
         }
+    }
+
+    /// Settles `path` on the version its sole writer just committed and left in the page cache,
+    /// without the thread's round (a wake-up, a store read, a kernel notification per file copied
+    /// in): when that commit is still the store's last one, no reader is open, and the kernel has
+    /// been given no attributes since the writer's last write or commit (it asks again).
+    /// Call with `condition` held.
+    private func settlesAtOnce(_ path: SecretPath, on committed: CommittedVersion, attributeMark mark: UInt64?) -> Bool {
+        guard let mark, mark == attributeMark(), let stamp = committed.commitStamp, service.store.commitStamp() == stamp,
+              !hasReaders(path), waitingForReaders[path] == nil else { return false }
+        soleCachedWriter[path] = nil
+        settled[path] = committed.key
+        // The writer's commit checked the manager and delegate selectors, as a full open would.
+        verified[path] = committed.key
+        return true
     }
 
     /// A writing handle now writes to `destination` (its file was renamed).

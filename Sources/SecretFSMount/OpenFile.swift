@@ -8,7 +8,7 @@ import Synchronization
 /// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
 /// kernel's concurrent calls on one handle.
 final class OpenFile: @unchecked Sendable {
-    // Unchecked: `content`, `unloadedVersion`, `dirty` and `commitFailed` are guarded by `lock`, which a commit holds
+    // Unchecked: `content`, `unloadedVersion`, `dirty`, `commitFailed` and `attributeMark` are guarded by `lock`, which a commit holds
     // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
     // `identityLock`, so the handle table can read them without waiting for a commit.
     let lock = InlineLock()
@@ -40,6 +40,8 @@ final class OpenFile: @unchecked Sendable {
     var pagesMatchContent: Bool
     /// The version this writer committed last.
     var committedVersion: CommittedVersion?
+    /// For a writer, the coherence's attribute mark at its last write or commit (nil before either).
+    var attributeMark: UInt64?
     /// For a reader served through the page cache, the version it holds there.
     let cachedVersion: VersionKey?
     /// For a reader opened without decrypting, the version `content` is loaded from when the

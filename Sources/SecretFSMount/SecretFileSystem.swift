@@ -51,6 +51,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 return directory(modified: try service.environment(try existingName(env), in: try existingName(app)).createdAt)
             case .secret:
                 let secret = try TreePath(path).existingSecret()
+                coherence.answeringAttributes()
                 if let handle, let open = openFiles.file(handle), open.writable {
                     return file(size: open.lock.withLock { open.content.count }, modified: Date())
                 }
@@ -76,6 +77,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             case .environment(let app, let env):
                 let application = try existingName(app)
                 let environment = try existingName(env)
+                coherence.answeringAttributes()
                 // One query gives names and attributes, so the kernel needs no lookup per entry.
                 var entries: [(name: String, attributes: FileAttributes?)] = try service.secrets(matching: ScopeFilter(application: application, environment: environment))
                     .map { ($0.path.name.rawValue, file(size: $0.size, modified: $0.updatedAt)) }
@@ -237,6 +239,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 throw Errno.fileTooLarge
             }
             open.content.write(data, at: position)
+            open.attributeMark = coherence.attributeMark()
             open.dirty = true
             open.commitFailed = false
             return data.count
@@ -286,8 +289,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         // a writer whose pages hold exactly its committed version may leave them to readers.
         defer {
             if open.writable {
-                let committed = open.lock.withLock { open.pagesMatchContent && !open.dirty && !open.commitFailed && !open.orphaned ? open.committedVersion : nil }
-                coherence.writerClosed(open.path, committed: committed)
+                let (committed, mark) = open.lock.withLock {
+                    (open.pagesMatchContent && !open.dirty && !open.commitFailed && !open.orphaned ? open.committedVersion : nil, open.attributeMark)
+                }
+                coherence.writerClosed(open.path, committed: committed, attributeMark: mark)
             }
         }
         do {
@@ -309,6 +314,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
                     open.dirty = false
+                    // Attributes the kernel was given since the last write may be stale now (the
+                    // time, and the size after a truncate): drop them before the writer's close returns.
+                    let mark = coherence.attributeMark()
+                    if open.attributeMark != mark { coherence.dropAttributesNow(of: open.path) }
+                    open.attributeMark = mark
                 } catch let error as SecretError where [.readOnly, .tooLarge, .accessDenied].contains(error.code) {
                     open.commitFailed = true
                     throw error

@@ -72,6 +72,37 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aFileWrittenInShowsItsCommitTimeWhetherOrNotItWasStatWhileOpen() throws {
+        let fs = try mounted()
+        try fs.mount()
+        for (name, statsWhileOpen) in [("plain", false), ("stat-while-open", true)] {
+            let path = fs.path("payments/prod/\(name)")
+            // No process spawned meanwhile: closing its inherited copy of the descriptor would commit early.
+            let closing = try SpawnGate.exclusive {
+                let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                #expect(file >= 0)
+                #expect(Foundation.write(file, "value", 5) == 5)
+                usleep(50_000)
+                if statsWhileOpen {
+                    // The kernel caches these attributes, with the time of this call as the mtime.
+                    var open = stat()
+                    #expect(fstat(file, &open) == 0)
+                    usleep(50_000)
+                }
+                let closing = Date().timeIntervalSince1970
+                #expect(close(file) == 0)
+                return closing
+            }
+            var info = stat()
+            #expect(stat(path, &info) == 0)
+            let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+            // The commit on close sets the time (the store keeps whole milliseconds).
+            #expect(modified >= closing - 0.002, "\(name): mtime \(modified) is before the close at \(closing)")
+            #expect(info.st_size == 5)
+        }
+        try fs.stop()
+    }
+
     @Test func pagesTwoWritersSharedAreNotServedAfterTheirCommits() throws {
         let fs = try mounted()
         try fs.mount()
