@@ -98,7 +98,8 @@ public final class FUSEMount: @unchecked Sendable {
 
     /// Drops the kernel's cached attributes of `path` but keeps its cached data.
     ///
-    /// The same thread rule as `invalidate` applies.
+    /// Unlike `invalidate`, this may be called inside a request: the kernel takes no lock for it
+    /// that a request waiting on the daemon may hold.
     public func invalidateAttributes(_ path: String) {
         guard let session, let node = context.nodes.node(at: path) else { return }
         // A negative offset asks the kernel to drop attributes only.
