@@ -277,6 +277,9 @@ final class KernelCacheCoherence: @unchecked Sendable {
         settled[path] = committed.key
         // The writer's commit checked the manager and delegate selectors, as a full open would.
         verified[path] = committed.key
+        // When that commit is the only one since the last poll, what the poll found still holds
+        // for every other path, and this one is settled now: warm opens need not wait for the next poll.
+        if let polled = polledCommitStamp, polled + 1 == stamp { polledCommitStamp = stamp }
         return true
     }
 
