@@ -76,6 +76,31 @@ def mount_tmpfs():
     return path
 
 
+def cpu_ticks(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return 0
+
+
+def settle():
+    """Waits until no file system has work left over from the last measurement: dirty pages
+    written back (sync) and every daemon idle for 100 ms (secretfsd's deferred WAL checkpoint,
+    gocryptfs's writes), so that one file system's background work never lands in another's
+    measurement. Each side's deferred work is left out of its own figures alike."""
+    found = subprocess.run(["pgrep", "-x", "gocryptfs"], capture_output=True, text=True).stdout.split()
+    pids = [p.pid for p in PROCESSES if p.poll() is None] + [int(pid) for pid in found]
+    os.sync()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        before = [cpu_ticks(pid) for pid in pids]
+        time.sleep(0.1)
+        if [cpu_ticks(pid) for pid in pids] == before:
+            break
+    os.sync()
+
+
 def make_dirs(base):
     for d in DIRS:
         os.makedirs(f"{base}/{d}", exist_ok=True)
@@ -128,6 +153,7 @@ def w1_small_reads(targets):
 def w2_listing(base):
     for i in range(10000):
         write_file(f"{base}/{DIRS[i % 10]}/w2-{i}", b"x" * 64)
+    settle()
     best = 0
     for _ in range(3):
         entries, start = 0, time.perf_counter()
@@ -269,10 +295,12 @@ def main():
     for workload in workloads:
         print(f"bench: running {workload} on {', '.join(targets)}", file=sys.stderr)
         if workload == "W1":
+            settle()
             for name, value in w1_small_reads(targets).items():
                 figures[name]["W1"] = value
             continue
         for name, base in targets.items():
+            settle()
             row = figures[name]
             if workload == "W2":
                 row["W2"] = w2_listing(base)
