@@ -28,24 +28,13 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     /// Refuses a file that is not a secretfs database or whose schema is newer than this build.
     /// With `checkpointsInBackground`, a thread with its own connection copies the WAL into the
     /// database, so commits do not wait for it.
-    public convenience init(path: String, create: Bool, checkpointsInBackground: Bool = false, logger: Logger) throws {
-        try self.init(path: path, create: create, checkpoints: checkpointsInBackground ? .standard : nil, logger: logger)
-    }
-
-    /// Opens the store with background checkpoints on `checkpoints`' schedule, or none.
-    init(path: String, create: Bool, checkpoints: BackgroundCheckpointer.Schedule?, logger: Logger) throws {
+    public init(path: String, create: Bool, checkpointsInBackground: Bool = false, logger: Logger) throws {
         self.logger = logger
         let database: Database
         do {
             database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite)
             try Self.prepare(database, path: path, logger: logger)
-            if let checkpoints {
-                // When the WAL restarts after a checkpoint, it is cut back to the threshold's size:
-                // a burst that grew it does not keep the disk space, and everyday commits still
-                // overwrite it rather than extend it.
-                try database.execute("PRAGMA journal_size_limit = \(checkpoints.thresholdPages * 4096)")
-            }
-            checkpointer = try checkpoints.map { try BackgroundCheckpointer(path: path, schedule: $0, logger: logger) }
+            checkpointer = checkpointsInBackground ? try BackgroundCheckpointer(path: path, logger: logger) : nil
         } catch let error as SQLiteError {
             throw Self.translate(error, path: path)
         }

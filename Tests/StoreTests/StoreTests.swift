@@ -108,48 +108,6 @@ import Testing
         #expect(try store.read { try $0.version(secretID: 1, number: 1)?.payload.ciphertext } == ciphertext)
     }
 
-    @Test func aCheckpointWaitsForTheWriterToPauseUnlessTheWALReachesItsLimit() throws {
-        let databaseSize = { (try? FileManager.default.attributesOfItem(atPath: self.path)[.size] as? Int) ?? 0 }
-        // A quiet period far longer than the gaps between commits, and a limit the commits reach.
-        let schedule = BackgroundCheckpointer.Schedule(thresholdPages: 16, limitPages: 1024, quietPeriod: 1_500_000_000)
-        let store = try SQLiteSecretStore(path: path, create: true, checkpoints: schedule, logger: logger)
-        let secret = try store.write { tx in
-            let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
-            let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
-            let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
-            return (manager.id, try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1))
-        }
-        var version = 0
-        func commit(_ bytes: Int) throws {
-            version += 1
-            let ciphertext = [UInt8](repeating: UInt8(truncatingIfNeeded: version), count: bytes)
-            try store.write { tx in
-                try tx.insertVersion(SecretVersion(secretID: secret.1, number: version, managerID: secret.0, payload: StoredPayload(ciphertext: ciphertext, nonce: [1]), size: bytes, createdAt: Date(), creator: "test"))
-            }
-        }
-        let before = databaseSize()
-        // Past the threshold, then small commits every 50 ms for 0.6 s: the copy waits.
-        try commit(512 * 1024)
-        for _ in 0..<12 {
-            try commit(100)
-            usleep(50_000)
-        }
-        #expect(databaseSize() == before)
-        // Once the writer pauses, it runs.
-        let paused = Date().addingTimeInterval(10)
-        while databaseSize() == before, Date() < paused { usleep(20_000) }
-        #expect(databaseSize() > before)
-        // Past the limit (1024 pages of 4 KiB), it runs though commits keep coming.
-        let copied = databaseSize()
-        try commit(8 * 1024 * 1024)
-        let busy = Date().addingTimeInterval(10)
-        while databaseSize() < copied + 8 * 1024 * 1024, Date() < busy {
-            try commit(100)
-            usleep(20_000)
-        }
-        #expect(databaseSize() >= copied + 8 * 1024 * 1024)
-    }
-
     @Test func theCommitStampMovesWithEveryCommitOfAnyConnectionAndOnlyThen() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let first = try #require(store.commitStamp())
