@@ -86,9 +86,9 @@ def cpu_ticks(pid):
 
 def settle():
     """Waits until no file system has work left over from the last measurement: dirty pages
-    written back (sync) and every daemon idle for 100 ms (secretfsd's deferred WAL checkpoint,
-    gocryptfs's writes), so that one file system's background work never lands in another's
-    measurement. Each side's deferred work is left out of its own figures alike."""
+    written back (sync) and every daemon idle for 100 ms (secretfsd's background WAL
+    checkpoint, gocryptfs's writes), so that one file system's leftover work does not land in
+    another's measurement."""
     found = subprocess.run(["pgrep", "-x", "gocryptfs"], capture_output=True, text=True).stdout.split()
     pids = [p.pid for p in PROCESSES if p.poll() is None] + [int(pid) for pid in found]
     os.sync()
