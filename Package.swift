@@ -20,12 +20,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The C library's memory calls Swift cannot import (variadic mremap, new madvise advice).
         .systemLibrary(name: "CLinuxMemory"),
+        // io_uring's system calls and FUSE's io_uring protocol (kernel interfaces, no library).
+        .systemLibrary(name: "CIOURing"),
 
         // Thin typed wrappers, one C library each, no secrets knowledge.
         .target(name: "SecureMemory", dependencies: ["CLinuxMemory"]),
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
         .target(name: "SQLite", dependencies: ["CSQLite3", "CLinuxMemory"]),
-        .target(name: "FUSE", dependencies: ["CFuse3"]),
+        .target(name: "FUSE", dependencies: ["CFuse3", "CIOURing"]),
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
         .target(name: "Vault", dependencies: ["HTTP", "SecureMemory"]),

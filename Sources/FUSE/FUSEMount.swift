@@ -48,7 +48,9 @@ public final class FUSEMount: @unchecked Sendable {
     ///
     /// `makeFileSystem` runs after the mount is live and after daemonising, before the first request:
     /// open files and databases there, not before, so they are not carried across `fork`.
-    public func run(foreground: Bool, makeFileSystem: () throws -> any FileSystem) throws {
+    ///
+    /// With `useRing`, requests come through FUSE over io_uring when the kernel offers it (see `FUSERing`).
+    public func run(foreground: Bool, useRing: Bool = true, makeFileSystem: () throws -> any FileSystem) throws {
         var args = fuse_args(argc: 0, argv: nil, allocated: 0)
         defer { fuse_opt_free_args(&args) }
         for argument in ["secretfsd"] + options.flatMap({ ["-o", $0] }) {
@@ -78,8 +80,15 @@ public final class FUSEMount: @unchecked Sendable {
         defer { fuse_remove_signal_handlers(session) }
         guard fuse_daemonize(foreground ? 1 : 0) == 0 else { throw MountError(description: "cannot detach into the background") }
         context.fileSystem = try makeFileSystem()
+        // After daemonising: the rings' threads and mappings do not survive fork.
+        if useRing, FUSERing.kernelOffersRing(), DeviceIO.install(on: session) {
+            context.ring = FUSERing(session: session, depth: 4)
+        }
         // Each thread keeps a receive buffer as large as the biggest write (1 MiB): few threads, little memory.
-        let result = RequestLoop(session: session, maximumThreads: 8).run()
+        let result = RequestLoop(session: session, source: DeviceRequests(session: session, served: context.deviceRequests), maximumThreads: 8,
+                                 threadName: "secretfs-fuse").run()
+        context.ring?.stop()
+        fuse_session_reset(session)
         context.fileSystem.requestLoopEnded()
         // The loop returns 0 after `fusermount3 -u` or a stop signal, or -errno.
         if result < 0 {
@@ -121,6 +130,12 @@ public final class FUSEMount: @unchecked Sendable {
         context.nodes.knownPaths()
     }
 
+    /// How many requests the mount served through its io_uring queues and through `/dev/fuse`
+    /// (FORGET and INTERRUPT always come through the device; so does everything without a ring).
+    public var servedRequests: (ring: Int, device: Int) {
+        (context.ring?.servedRequests ?? 0, context.deviceRequests.count)
+    }
+
     /// The process behind the request being served on this thread.
     public static func currentRequest() -> RequestContext {
         guard let request = CurrentRequest.request, let context = fuse_req_ctx(request) else {
@@ -140,6 +155,10 @@ public final class FUSEMount: @unchecked Sendable {
 final class MountContext: @unchecked Sendable {
     // Unchecked: `fileSystem` is set once before the loop starts its threads and only read after.
     var fileSystem: (any FileSystem)!
+    /// The mount's io_uring queues, when the kernel offers them; set before the loop starts.
+    var ring: FUSERing?
+    /// Requests served through `/dev/fuse`.
+    let deviceRequests = RequestCounter()
     let timeouts: CacheTimeouts
     let nodes = NodeTable()
     let directories = DirectoryListings()

@@ -1,8 +1,8 @@
 import CFuse3
 import Foundation
 
-/// Serves a libfuse session's requests: one *leader* thread receives and handles them in turn,
-/// and receiving moves to another thread only when a request runs long.
+/// Serves the requests of one `RequestSource`: one *leader* thread receives and handles them in
+/// turn, and receiving moves to another thread only when a request runs long.
 ///
 /// libfuse's multithreaded loop keeps every idle worker blocked on the device, and the kernel
 /// wakes them in turn, so a stream of quick requests (a warm open, its release) moves from thread
@@ -12,10 +12,12 @@ import Foundation
 /// `run` is a watchdog: when the leader has spent more than `slowRequest` on one request (a
 /// manager's network call, a large commit), it makes another thread leader, so the other
 /// requests do not wait behind the slow one. That request's thread then waits to lead again.
-final class RequestLoop: @unchecked Sendable {
+final class RequestLoop<Source: RequestSource>: @unchecked Sendable {
     // Unchecked: the mutable fields are guarded by `state`; the rest is immutable.
     private let session: OpaquePointer
+    private let source: Source
     private let maximumThreads: Int
+    private let threadName: String
 
     private let state = NSCondition()
     private var threads = 0
@@ -33,16 +35,19 @@ final class RequestLoop: @unchecked Sendable {
     private var failure: Int32 = 0
 
     /// A request running longer than this gets its receiving handed to another thread.
-    static let slowRequest: UInt64 = 1_000_000
+    static var slowRequest: UInt64 { 1_000_000 }
 
-    /// Prepares to serve `session` with at most `maximumThreads` threads besides the caller.
-    init(session: OpaquePointer, maximumThreads: Int) {
+    /// Prepares to serve `source`'s requests of `session` with at most `maximumThreads` threads
+    /// besides the caller, named `threadName`.
+    init(session: OpaquePointer, source: Source, maximumThreads: Int, threadName: String) {
         self.session = session
+        self.source = source
         self.maximumThreads = max(1, maximumThreads)
+        self.threadName = threadName
     }
 
     /// The signal that interrupts the leader's `read` when the loop ends; its handler does nothing.
-    static let wakeSignal = SIGUSR1
+    static var wakeSignal: Int32 { SIGUSR1 }
 
     /// Serves requests until the file system is unmounted or the session is told to exit (a
     /// signal); returns 0, or a negative errno when reading the device failed.
@@ -54,8 +59,12 @@ final class RequestLoop: @unchecked Sendable {
         sigaction(Self.wakeSignal, &action, nil)
         state.withLock { startThread() }
         watch()
-        fuse_session_reset(session)
         return failure
+    }
+
+    /// Makes `run` return soon, as when the session exits.
+    func stop() {
+        state.withLock { end(failure: 0) }
     }
 
     // MARK: The watchdog
@@ -103,7 +112,7 @@ final class RequestLoop: @unchecked Sendable {
     private func startThread() {
         threads += 1
         let thread = Thread { [self] in work() }
-        thread.name = "secretfs-fuse"
+        thread.name = threadName
         thread.start()
     }
 
@@ -112,7 +121,8 @@ final class RequestLoop: @unchecked Sendable {
         guard !ending else { return }
         ending = true
         if self.failure == 0 { self.failure = failure }
-        fuse_session_exit(session)
+        // The device's loop ending is the session ending; a ring queue's is not (the device serves on).
+        if Source.endsSession { fuse_session_exit(session) }
         state.broadcast()
     }
 
@@ -127,11 +137,11 @@ final class RequestLoop: @unchecked Sendable {
         sigemptyset(&signals)
         sigaddset(&signals, Self.wakeSignal)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-        var buffer = fuse_buf()
-        defer { free(buffer.mem) }
+        source.threadStarted()
+        var slot = source.makeSlot()
         while let mine = becomeLeader() {
             while true {
-                let received = receive(&buffer)
+                let received = receive(&slot)
                 guard received > 0 else {
                     state.withLock { end(failure: received) }
                     break
@@ -141,7 +151,7 @@ final class RequestLoop: @unchecked Sendable {
                     requestsStarted &+= 1
                     if watchdogSleeping { state.broadcast() }
                 }
-                fuse_session_process_buf(session, &buffer)
+                source.process(&slot)
                 let stillLeading = state.withLock {
                     guard generation == mine else {
                         if leader == pthread_self() { leader = nil }
@@ -150,7 +160,10 @@ final class RequestLoop: @unchecked Sendable {
                     requestStarted = 0
                     return true
                 }
-                guard stillLeading else { break }
+                guard stillLeading else {
+                    source.stoppedLeading()
+                    break
+                }
             }
         }
         state.withLock {
@@ -173,10 +186,10 @@ final class RequestLoop: @unchecked Sendable {
         }
     }
 
-    /// The next request into `buffer`: its size, 0 when the session is over, or a negative errno.
-    private func receive(_ buffer: inout fuse_buf) -> Int32 {
+    /// The next request into `slot`: > 0, 0 when the session is over, or a negative errno.
+    private func receive(_ slot: inout Source.Slot) -> Int32 {
         while true {
-            let result = fuse_session_receive_buf(session, &buffer)
+            let result = source.receive(into: &slot)
             if result > 0 || fuse_session_exited(session) != 0 { return max(result, 0) }
             switch result {
             case -EINTR, -EAGAIN:

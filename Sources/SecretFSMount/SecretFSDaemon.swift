@@ -16,9 +16,11 @@ public enum SecretFSDaemon {
         public var settings: MountSettings
         public var delegateSelectors: Set<String>
         public var fuseOptions: [String]
+        /// Take requests through FUSE over io_uring when the kernel offers it.
+        public var useRing: Bool
 
         /// Creates options.
-        public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String]) {
+        public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String], useRing: Bool = true) {
             self.mountpoint = mountpoint
             self.state = state
             self.foreground = foreground
@@ -26,6 +28,7 @@ public enum SecretFSDaemon {
             self.settings = settings
             self.delegateSelectors = delegateSelectors
             self.fuseOptions = fuseOptions
+            self.useRing = useRing
         }
     }
 
@@ -53,7 +56,7 @@ public enum SecretFSDaemon {
         mountOptions += options.fuseOptions
         let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions, timeouts: timeouts)
         do {
-            try mount.run(foreground: options.foreground) {
+            try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
@@ -63,7 +66,8 @@ public enum SecretFSDaemon {
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)
         }
-        logger.info("unmounted", metadata: ["mountpoint": "\(mountpoint)"])
+        let served = mount.servedRequests
+        logger.info("unmounted", metadata: ["mountpoint": "\(mountpoint)", "requests_io_uring": "\(served.ring)", "requests_device": "\(served.device)"])
     }
 }
 

@@ -35,6 +35,8 @@ struct SecretFSDCommand: ParsableCommand {
     var fuseOptions: [String] = []
     @Option(help: ArgumentHelp("Log to this file when in the background (default: syslog).", valueName: "path")) var logFile: String?
     @Flag(help: "Log debugging detail.") var verbose = false
+    @Flag(name: .customLong("no-io-uring"), help: "Take every request through /dev/fuse, even where the kernel offers FUSE over io_uring.")
+    var noIOURing = false
 
     static func main() {
         ProcessHardening.closeInheritedDescriptors()
@@ -66,7 +68,7 @@ struct SecretFSDCommand: ParsableCommand {
         let options = SecretFSDaemon.Options(
             mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
             allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),
-            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) })
+            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing)
         do {
             try SecretFSDaemon.run(options, logger: logger) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }
