@@ -96,12 +96,28 @@ final class RingQueue: RequestSource, @unchecked Sendable {
         for index in 0..<Int(ring.entries) {
             guard let entry = RingEntry(index: index, payloadCapacity: payloadCapacity) else {
                 entries = []
+                refuseRing()
                 return false
             }
             entries.append(entry)
         }
         for entry in entries { submitLocked(SECRETFS_FUSE_IO_URING_CMD_REGISTER, entry) }
         return ring.enter(waitingFor: 0) == 0
+    }
+
+    /// Makes the kernel give up the ring for this mount: having been asked for it in INIT, it
+    /// holds every request until each queue has entries, unless a registration fails. One with
+    /// empty buffers does, and the kernel then serves everything through the device.
+    private func refuseRing() {
+        let empty = UnsafeMutablePointer<iovec>.allocate(capacity: 2)
+        defer { empty.deallocate() }
+        empty.initialize(repeating: iovec(iov_base: nil, iov_len: 0), count: 2)
+        submissions.withLock { _ in
+            _ = ring.submit { slot in
+                secretfs_prepare_fuse_ring_command(slot, deviceDescriptor, SECRETFS_FUSE_IO_URING_CMD_REGISTER, UInt64.max, empty, UInt16(cpu), 0)
+            }
+        }
+        _ = ring.enter(waitingFor: 1)
     }
 
     /// Queues `command` for `entry`; the next `enter` passes it to the kernel.
