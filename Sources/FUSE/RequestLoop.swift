@@ -7,8 +7,8 @@ import Foundation
 /// libfuse's multithreaded loop keeps every idle worker blocked on the device, and the kernel
 /// wakes them in turn, so a stream of quick requests (a warm open, its release) moves from thread
 /// to thread and core to core, each move a wake-up. Here a run of quick requests stays on one
-/// thread, blocked in `read` between them. (Spinning between requests instead was tried: on a
-/// two-core machine it was as often slower as faster.) The thread that calls
+/// thread, blocked in the source's receive between them. (Spinning between requests instead was
+/// tried: on a two-core machine it was as often slower as faster.) The thread that calls
 /// `run` is a watchdog: when the leader has spent more than `slowRequest` on one request (a
 /// manager's network call, a large commit), it makes another thread leader, so the other
 /// requests do not wait behind the slow one. That request's thread then waits to lead again.

@@ -49,11 +49,15 @@ final class RingQueue: RequestSource, @unchecked Sendable {
                     return 1
                 case -EINTR, -EAGAIN:
                     submitLocked(entry.lastCommand, entry)
-                    continue
-                default:
-                    // ENOTCONN or ECONNABORTED: the mount is going away; anything else: the kernel
-                    // refused the queue, and serves its requests through the device instead.
+                case -ENOTCONN, -ECONNABORTED, -ENODEV, -ECANCELED:
+                    // The mount is going away.
                     return 0
+                default:
+                    // A refused registration: the kernel gives up the ring and serves everything
+                    // through the device. A refused commit: its request has ended with an error;
+                    // the entry is lent again so the queue keeps its depth.
+                    guard entry.lastCommand == SECRETFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH else { return 0 }
+                    submitLocked(SECRETFS_FUSE_IO_URING_CMD_REGISTER, entry)
                 }
             }
             let result = ring.enter(waitingFor: 1)
