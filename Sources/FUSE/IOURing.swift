@@ -30,13 +30,16 @@ final class IOURing: @unchecked Sendable {
         parameters.flags = UInt32(IORING_SETUP_SQE128)
         let descriptor = secretfs_io_uring_setup(entries, &parameters)
         guard descriptor >= 0 else { throw Errno(errno) }
+        var mapped: [(UnsafeMutableRawPointer, Int)] = []
         func map(_ size: Int, _ offset: UInt64) throws(Errno) -> UnsafeMutableRawPointer {
             let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, descriptor, off_t(offset))
             guard let address, address != MAP_FAILED else {
                 let failure = Errno(errno)
+                for (earlier, earlierSize) in mapped { munmap(earlier, earlierSize) }
                 close(descriptor)
                 throw failure
             }
+            mapped.append((address, size))
             return address
         }
         let submissionOffsets = parameters.sq_off, completionOffsets = parameters.cq_off

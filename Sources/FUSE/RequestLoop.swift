@@ -46,7 +46,7 @@ final class RequestLoop<Source: RequestSource>: @unchecked Sendable {
         self.threadName = threadName
     }
 
-    /// The signal that interrupts the leader's `read` when the loop ends; its handler does nothing.
+    /// The signal that interrupts the leader's wait for a request when the loop ends; its handler does nothing.
     static var wakeSignal: Int32 { SIGUSR1 }
 
     /// Serves requests until the file system is unmounted or the session is told to exit (a

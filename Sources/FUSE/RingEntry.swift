@@ -77,12 +77,12 @@ final class RingEntry: @unchecked Sendable {
     /// Whether a reply libfuse is sending (`fuse_out_header`, then the body) answers this entry's request.
     func isReply(_ parts: UnsafePointer<iovec>, count: Int) -> Bool {
         guard count >= 1, parts[0].iov_len >= Self.replyHeaderSize, let base = parts[0].iov_base else { return false }
-        return base.load(as: fuse_out_header.self).unique == commitID
+        return base.loadUnaligned(as: fuse_out_header.self).unique == commitID
     }
 
     /// Takes the reply into the buffers; returns its length, as `writev` would.
     func takeReply(_ parts: UnsafePointer<iovec>, count: Int) -> Int {
-        var replyHeader = parts[0].iov_base!.load(as: fuse_out_header.self)
+        var replyHeader = parts[0].iov_base!.loadUnaligned(as: fuse_out_header.self)
         var used = 0
         for part in UnsafeBufferPointer(start: parts + 1, count: count - 1) where part.iov_len > 0 {
             guard used + part.iov_len <= payloadCapacity else {
