@@ -170,14 +170,26 @@ final class MountContext: @unchecked Sendable {
 
 /// The request a libfuse worker thread is serving, so `FUSEMount.currentRequest()` can name its caller.
 enum CurrentRequest {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let slot = ThreadSlot()
 
     static var request: OpaquePointer? {
-        get { pthread_getspecific(key).map { OpaquePointer($0) } }
-        set { pthread_setspecific(key, newValue.map { UnsafeRawPointer($0) }) }
+        get { slot.value.map { OpaquePointer($0) } }
+        set { slot.value = newValue.map { UnsafeMutableRawPointer($0) } }
+    }
+}
+
+/// A pointer each thread holds its own value of (a pthread key; nothing is freed with the thread).
+final class ThreadSlot: Sendable {
+    private let key: pthread_key_t
+
+    init() {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        self.key = key
+    }
+
+    var value: UnsafeMutableRawPointer? {
+        get { pthread_getspecific(key) }
+        set { pthread_setspecific(key, newValue) }
     }
 }

@@ -141,14 +141,10 @@ final class RingQueue: RequestSource, @unchecked Sendable {
 
 /// The ring entry whose request this thread is serving, so the device's `writev` can put the reply there.
 enum RingReply {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let slot = ThreadSlot()
 
     static var serving: RingEntry? {
-        get { pthread_getspecific(key).map { Unmanaged<RingEntry>.fromOpaque($0).takeUnretainedValue() } }
-        set { pthread_setspecific(key, newValue.map { UnsafeRawPointer(Unmanaged.passUnretained($0).toOpaque()) }) }
+        get { slot.value.map { Unmanaged<RingEntry>.fromOpaque($0).takeUnretainedValue() } }
+        set { slot.value = newValue.map { Unmanaged.passUnretained($0).toOpaque() } }
     }
 }
