@@ -3,12 +3,8 @@
 // io_uring's system calls and FUSE's io_uring protocol, for what Swift cannot import: the
 // calls have no C library wrappers (and syscall(2) is variadic), the ring indices need
 // acquire/release ordering, and a submission entry is a union Swift cannot fill.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <linux/fuse.h>
 #include <linux/io_uring.h>
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -23,12 +19,14 @@ static inline int secretfs_io_uring_enter(int fd, unsigned to_submit, unsigned m
     return (int)syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, (void *)0, (size_t)0);
 }
 
-// A ring queue's threads run on its CPU; CPU_SET is a macro, and sched_setaffinity needs _GNU_SOURCE.
+// A ring queue's threads run on its CPU. The system call directly: glibc declares
+// sched_setaffinity and CPU_SET only under _GNU_SOURCE, which would make this module's view of
+// the C library's types differ from CFuse3's.
 static inline int secretfs_pin_thread_to_cpu(int cpu) {
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    CPU_SET(cpu, &cpus);
-    return sched_setaffinity(0, sizeof(cpus), &cpus);
+    unsigned long mask[16] = {0};
+    if (cpu < 0 || cpu >= (int)(sizeof(mask) * 8)) return -1;
+    mask[cpu / (8 * sizeof(unsigned long))] = 1UL << (cpu % (8 * sizeof(unsigned long)));
+    return (int)syscall(__NR_sched_setaffinity, 0, sizeof(mask), mask);
 }
 
 // The kernel reads and writes the ring indices concurrently.
