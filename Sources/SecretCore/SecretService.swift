@@ -267,6 +267,34 @@ public final class SecretService: Sendable {
         }
     }
 
+    /// Checks, without decrypting, that a read of `path` would get the version `matches` accepts
+    /// and that its manager's delegate selectors are held; returns that version's summary, or nil
+    /// when the current version is another (the caller then reads in full). Audited as a read
+    /// when it succeeds or is refused; for a value the reader's side already holds (the kernel's
+    /// page cache) from a full read of that same version, since versions never change.
+    public func readHeld(_ path: SecretPath, caller: Caller, matches: (SecretSummary) -> Bool) throws -> SecretSummary? {
+        var versionNumber: Int?
+        do {
+            let (secret, descriptor) = try store.read { tx -> (SecretSummary, ManagerDescriptor) in
+                let secret = try Self.requireSecret(tx, path)
+                versionNumber = secret.version
+                guard let descriptor = try tx.manager(id: secret.managerID) else {
+                    throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
+                }
+                return (secret, descriptor)
+            }
+            guard matches(secret) else { return nil }
+            try requireSelectors(descriptor, for: path)
+            auditRead(path, version: secret.version, caller: caller, result: nil)
+            return secret
+        } catch {
+            let failure = Self.domainError(error, doing: "read '\(path)'")
+            logFailure(failure, action: "read", path: path.description)
+            auditRead(path, version: versionNumber, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
     /// Records a successful read of `version` of `path` whose value is served from a copy the
     /// reader's side already holds (the kernel's page cache), so nothing is decrypted.
     public func recordRead(_ path: SecretPath, version: Int, caller: Caller) {

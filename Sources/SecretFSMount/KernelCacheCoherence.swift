@@ -197,6 +197,15 @@ final class KernelCacheCoherence: @unchecked Sendable {
         }
     }
 
+    /// The version the kernel holds for `path` that a full open has checked, while no writer has
+    /// it open; the caller must still learn from the store that it is current (see `beginVerifiedRead`).
+    func verifiedVersion(of path: SecretPath) -> VersionKey? {
+        condition.withLock {
+            guard let key = verified[path], settled[path] == key, writers[path] == nil, waitingForReaders[path] == nil else { return nil }
+            return key
+        }
+    }
+
     /// A full open of `key` succeeded: later opens of it may skip the store while it stays settled.
     func verifiedRead(_ path: SecretPath, _ key: VersionKey) {
         condition.withLock {

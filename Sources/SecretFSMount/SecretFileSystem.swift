@@ -185,7 +185,20 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
             return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
         }
-        let (value, version, kind) = try service.read(secret, caller: caller)
+        // Something committed since the last poll (a write, a batch of read events): when the
+        // kernel holds a version a full open has checked, ask the store whether it is still the
+        // current one, which costs a lookup instead of decrypting the whole value again.
+        var recorded = false
+        if let key = coherence.verifiedVersion(of: secret),
+           try service.readHeld(secret, caller: caller, matches: { VersionKey($0) == key }) != nil {
+            if coherence.beginCachedRead(secret, key) {
+                let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
+                return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
+            }
+            // A writer opened it meanwhile: read in full; this open's read event is recorded.
+            recorded = true
+        }
+        let (value, version, kind) = try service.read(secret, caller: caller, audited: !recorded)
         let key = VersionKey(version)
         // A reference's value can change at its source without a new version, so the kernel never caches it.
         let cached = version.payload.remoteReference == nil && coherence.beginCachedRead(secret, key)

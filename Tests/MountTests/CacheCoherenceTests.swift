@@ -156,6 +156,30 @@ import Testing
         #expect(try reads() == 25)
     }
 
+    @Test func readsRightAfterOtherCommitsSeeTheCurrentVersionAndAreAuditedOnce() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "v1")
+        try fs.mount()
+        let path = fs.path("payments/prod/k")
+        #expect(POSIX.read(path) == .success(Array("v1".utf8)))
+        var expected = "v1"
+        for round in 0..<10 {
+            // A commit through the mount, then a read before the next poll: the store, not the
+            // poll, says whether the kernel's pages still hold the current version.
+            #expect(POSIX.write(fs.path("payments/prod/other-\(round)"), Array("x".utf8)) == nil)
+            #expect(POSIX.read(path) == .success(Array(expected.utf8)))
+            if round == 4 {
+                // Another process's commit is read at once, not after the poll.
+                expected = "v2-longer"
+                try fs.cli("secret", "set", "payments/prod/k", stdin: expected)
+                #expect(POSIX.read(path) == .success(Array(expected.utf8)))
+            }
+        }
+        try fs.stop()
+        let audit = try fs.cli("audit", "--json").output
+        #expect(audit.components(separatedBy: "\"action\" : \"read\"").count - 1 == 12)
+    }
+
     @Test func aPageTheKernelDroppedIsDecryptedAgain() throws {
         let fs = try mounted()
         let value = (0..<200_000).map { "\($0 % 97)," }.joined()
