@@ -237,7 +237,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let (value, version, _) = try service.read(open.path, version: key.number, caller: Caller.currentRequest(), audited: false)
             // The secret was removed, or removed and made again, since the open: its snapshot is gone.
             guard VersionKey(version) == key else { throw Errno.ioError }
-            open.content.append(value)
+            // A reader's content is empty until loaded: take the decrypted buffer over instead of copying it.
+            if open.content.isEmpty { open.content.take(from: value) } else { open.content.append(value) }
             open.unloadedVersion = nil
         }
     }

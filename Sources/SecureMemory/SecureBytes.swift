@@ -82,8 +82,21 @@ public final class SecureBytes: @unchecked Sendable {
         reserve(count + added)
         prepareToWrite(count..<count + added)
         let destination = UnsafeMutableRawBufferPointer(start: base! + count, count: added)
-        _ = destination.initializeMemory(as: UInt8.self, from: bytes)
+        // Contiguous sources (arrays, raw buffers) in one copy; others byte by byte.
+        let copied = bytes.withContiguousStorageIfAvailable { source in
+            memcpy(destination.baseAddress!, source.baseAddress!, added)
+        }
+        if copied == nil { _ = destination.initializeMemory(as: UInt8.self, from: bytes) }
         count += added
+    }
+
+    /// Takes over `other`'s bytes without copying them, wiping and freeing this buffer's own;
+    /// `other` is left empty. For handing a large secret on instead of duplicating it.
+    public func take(from other: SecureBytes) {
+        guard other !== self else { return }
+        release()
+        (base, capacity, locked, mapped, count) = (other.base, other.capacity, other.locked, other.mapped, other.count)
+        (other.base, other.capacity, other.locked, other.mapped, other.count) = (nil, 0, false, false, 0)
     }
 
     /// Appends the bytes another buffer holds.

@@ -16,6 +16,31 @@ import Testing
         #expect(buffer.unprotectedArray() == Array("Je".utf8))
     }
 
+    @Test func takingOverMovesTheBytesAndEmptiesTheSource() {
+        // A mapped buffer (1 MiB and more) and a malloc'd one, each handed on whole.
+        for size in [100, 2 * 1024 * 1024 + 3] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let source = SecureBytes(copying: bytes)
+            let destination = SecureBytes(copying: Array("old".utf8))
+            destination.take(from: source)
+            #expect(destination.unprotectedArray() == bytes)
+            #expect(source.isEmpty)
+            // Both stay usable: the source grows afresh, the destination keeps growing.
+            source.append(contentsOf: Array("new".utf8))
+            destination.append(contentsOf: Array("!".utf8))
+            #expect(source.unprotectedArray() == Array("new".utf8))
+            #expect(destination.count == size + 1 && destination.unprotectedArray().last == UInt8(ascii: "!"))
+        }
+    }
+
+    @Test func appendCopiesContiguousAndOtherCollections() {
+        let buffer = SecureBytes()
+        buffer.append(contentsOf: [UInt8](repeating: 1, count: 3))
+        buffer.append(contentsOf: (10..<13).map { UInt8($0) }.lazy.map { $0 + 1 })
+        Array("ab".utf8).withUnsafeBytes { buffer.append(contentsOf: $0) }
+        #expect(buffer.unprotectedArray() == [1, 1, 1, 11, 12, 13] + Array("ab".utf8))
+    }
+
     @Test func shrinkingWipesTheTailInPlace() {
         let buffer = SecureBytes(copying: Array("secret-value".utf8))
         buffer.resize(to: 3)
