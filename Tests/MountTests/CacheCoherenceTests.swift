@@ -10,6 +10,14 @@ import Testing
         return fs
     }
 
+    /// A live mount whose store holds `payments/prod/k` = `value`, and that file's path.
+    private func mountedWithSecret(_ value: String) throws -> (MountedSecretFS, String) {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: value)
+        try fs.mount()
+        return (fs, fs.path("payments/prod/k"))
+    }
+
     /// Polls `body` for up to a second.
     private func withinASecond(_ body: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(1)
@@ -21,10 +29,7 @@ import Testing
     }
 
     @Test func anOpenReaderKeepsItsVersionWhileTheCLIChangesTheSecret() throws {
-        let fs = try mounted()
-        try fs.cli("secret", "set", "payments/prod/k", stdin: "first value")
-        try fs.mount()
-        let path = fs.path("payments/prod/k")
+        let (fs, path) = try mountedWithSecret("first value")
         // Read twice so the second open is served from the page cache.
         #expect(POSIX.read(path) == .success(Array("first value".utf8)))
         #expect(POSIX.read(path) == .success(Array("first value".utf8)))
@@ -157,10 +162,7 @@ import Testing
     }
 
     @Test func readsRightAfterOtherCommitsSeeTheCurrentVersionAndAreAuditedOnce() throws {
-        let fs = try mounted()
-        try fs.cli("secret", "set", "payments/prod/k", stdin: "v1")
-        try fs.mount()
-        let path = fs.path("payments/prod/k")
+        let (fs, path) = try mountedWithSecret("v1")
         #expect(POSIX.read(path) == .success(Array("v1".utf8)))
         var expected = "v1"
         for round in 0..<10 {
