@@ -50,7 +50,7 @@ final class FUSERing: @unchecked Sendable {
     func amendInitReply(_ parts: UnsafePointer<iovec>, count: Int) -> Bool {
         guard awaitingInitReply.exchange(false, ordering: .acquiringAndReleasing) else { return false }
         guard count >= 2, parts[0].iov_len >= MemoryLayout<fuse_out_header>.size,
-              parts[0].iov_base!.load(as: fuse_out_header.self).error == 0,
+              parts[0].iov_base!.loadUnaligned(as: fuse_out_header.self).error == 0,
               parts[1].iov_len >= MemoryLayout<fuse_init_out>.offset(of: \.flags2)! + 4,
               let body = parts[1].iov_base else { return false }
         var reply = fuse_init_out()

@@ -240,8 +240,7 @@ public final class SecretService: Sendable {
     /// The read is an audit event unless `audited` is false: the mount loads a snapshot late, for
     /// an open it already recorded with `recordRead`.
     public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller, audited: Bool = true) throws -> (value: SecureBytes, version: SecretVersion, kind: SecretKind) {
-        var versionNumber = requested
-        do {
+        try reading(path, caller: caller, audited: audited) { versionNumber in
             let (version, descriptor, kind) = try store.read { tx -> (SecretVersion, ManagerDescriptor, SecretKind) in
                 let secret = try Self.requireSecret(tx, path)
                 let number = requested ?? secret.version
@@ -249,48 +248,50 @@ public final class SecretService: Sendable {
                 guard let version = try tx.version(secretID: secret.id, number: number) else {
                     throw SecretError(.notFound, "secret '\(path)' has no version \(number)")
                 }
-                guard let descriptor = try tx.manager(id: version.managerID) else {
-                    throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
-                }
-                return (version, descriptor, secret.kind)
+                return (version, try Self.requireManager(tx, id: version.managerID, of: path), secret.kind)
             }
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
             let value = try managers.manager(for: descriptor).open(version.payload, context: context)
-            if audited { auditRead(path, version: version.number, caller: caller, result: nil) }
-            return (value, version, kind)
-        } catch {
-            let failure = Self.domainError(error, doing: "read '\(path)'")
-            logFailure(failure, action: "read", path: path.description)
-            if audited { auditRead(path, version: versionNumber, caller: caller, result: failure) }
-            throw failure
+            return ((value, version, kind), version.number)
         }
     }
 
     /// Checks, without decrypting, that a read of `path` would get the version `matches` accepts
-    /// and that its manager's delegate selectors are held; returns that version's summary, or nil
-    /// when the current version is another (the caller then reads in full). Audited as a read
-    /// when it succeeds or is refused; for a value the reader's side already holds (the kernel's
-    /// page cache) from a full read of that same version, since versions never change.
-    public func readHeld(_ path: SecretPath, caller: Caller, matches: (SecretSummary) -> Bool) throws -> SecretSummary? {
-        var versionNumber: Int?
-        do {
+    /// and that its manager's delegate selectors are held; false when the current version is
+    /// another (the caller then reads in full). Audited as a read when it succeeds or is refused;
+    /// for a value the reader's side already holds (the kernel's page cache) from a full read of
+    /// that same version, since versions never change.
+    public func readHeld(_ path: SecretPath, caller: Caller, matches: (SecretSummary) -> Bool) throws -> Bool {
+        var matched = false
+        try reading(path, caller: caller, audited: true) { versionNumber in
             let (secret, descriptor) = try store.read { tx -> (SecretSummary, ManagerDescriptor) in
                 let secret = try Self.requireSecret(tx, path)
                 versionNumber = secret.version
-                guard let descriptor = try tx.manager(id: secret.managerID) else {
-                    throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
-                }
-                return (secret, descriptor)
+                return (secret, try Self.requireManager(tx, id: secret.managerID, of: path))
             }
-            guard matches(secret) else { return nil }
+            matched = matches(secret)
+            // Not the held version: nothing was read, and the full read that follows is the event.
+            guard matched else { return ((), nil) }
             try requireSelectors(descriptor, for: path)
-            auditRead(path, version: secret.version, caller: caller, result: nil)
-            return secret
+            return ((), secret.version)
+        }
+        return matched
+    }
+
+    /// Runs a read of `path`, auditing it unless `audited` is false: `body` notes the version it
+    /// settles on (for a failure's event) and returns its result with the version read, or nil
+    /// for no event. A failure is logged and rethrown as a domain error.
+    private func reading<T>(_ path: SecretPath, caller: Caller, audited: Bool, _ body: (inout Int?) throws -> (T, Int?)) throws -> T {
+        var versionNumber: Int?
+        do {
+            let (result, version) = try body(&versionNumber)
+            if audited, let version { auditRead(path, version: version, caller: caller, result: nil) }
+            return result
         } catch {
             let failure = Self.domainError(error, doing: "read '\(path)'")
             logFailure(failure, action: "read", path: path.description)
-            auditRead(path, version: versionNumber, caller: caller, result: failure)
+            if audited { auditRead(path, version: versionNumber, caller: caller, result: failure) }
             throw failure
         }
     }
@@ -455,9 +456,7 @@ public final class SecretService: Sendable {
 
     /// The manager that sealed `version` of the secret at `path`, and the context it was sealed under.
     private func sealer(_ tx: any StoreTransaction, of version: SecretVersion, at path: SecretPath) throws -> (any SecretsManager, EncryptionContext) {
-        guard let descriptor = try tx.manager(id: version.managerID) else {
-            throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
-        }
+        let descriptor = try Self.requireManager(tx, id: version.managerID, of: path)
         try requireSelectors(descriptor, for: path)
         return (try managers.manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
     }
@@ -628,6 +627,13 @@ public final class SecretService: Sendable {
             throw SecretError(.notFound, "no application '\(application)'")
         }
         throw SecretError(.notFound, "no environment '\(application)/\(name)'")
+    }
+
+    static func requireManager(_ tx: any StoreTransaction, id: Int64, of path: SecretPath) throws -> ManagerDescriptor {
+        guard let descriptor = try tx.manager(id: id) else {
+            throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
+        }
+        return descriptor
     }
 
     static func requireSecret(_ tx: any StoreTransaction, _ path: SecretPath) throws -> SecretSummary {

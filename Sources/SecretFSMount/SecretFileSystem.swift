@@ -181,20 +181,15 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             // The kernel's page cache holds this version and a full open already decrypted and
             // checked it: record the read, and decrypt only if the kernel asks for a page it dropped.
             service.recordRead(secret, version: key.number, caller: caller)
-            // A reader never commits, so its kind is not used.
-            let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
-            return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
+            return pageCacheReader(secret, key)
         }
         // Something committed since the last poll (a write, a batch of read events): when the
         // kernel holds a version a full open has checked, ask the store whether it is still the
         // current one, which costs a lookup instead of decrypting the whole value again.
         var recorded = false
         if let key = coherence.verifiedVersion(of: secret),
-           try service.readHeld(secret, caller: caller, matches: { VersionKey($0) == key }) != nil {
-            if coherence.beginCachedRead(secret, key) {
-                let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
-                return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
-            }
+           try service.readHeld(secret, caller: caller, matches: { VersionKey($0) == key }) {
+            if coherence.beginCachedRead(secret, key) { return pageCacheReader(secret, key) }
             // A writer opened it meanwhile: read in full; this open's read event is recorded.
             recorded = true
         }
@@ -205,6 +200,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         if cached { coherence.verifiedRead(secret, key) }
         let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil)
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
+    }
+
+    /// A handle for a registered page-cache reader of `key`, whose snapshot is decrypted only if
+    /// the kernel asks for a page it dropped. A reader never commits, so its kind is not used.
+    private func pageCacheReader(_ secret: SecretPath, _ key: VersionKey) -> OpenedFile {
+        let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
+        return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
     }
 
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile {
