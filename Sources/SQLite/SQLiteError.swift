@@ -20,6 +20,10 @@ public struct SQLiteError: Error, Equatable, CustomStringConvertible {
     /// Whether a FOREIGN KEY constraint failed.
     public var isForeignKeyViolation: Bool { code == 787 }  // SQLITE_CONSTRAINT_FOREIGNKEY
 
+    /// Whether another connection held a lock past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`
+    /// and their extended codes): the same transaction may succeed when tried again.
+    public var isBusy: Bool { primaryCode == 5 || primaryCode == 6 }
+
     /// Whether the file is not a database or is damaged.
     public var isCorruption: Bool { primaryCode == 26 || primaryCode == 11 }  // SQLITE_NOTADB, SQLITE_CORRUPT
 

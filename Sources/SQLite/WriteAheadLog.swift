@@ -21,6 +21,22 @@ extension Database {
         let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
         if result != SQLITE_BUSY { try check(result) }
     }
+
+    /// Copies every committed WAL page into the database and truncates the WAL file to zero
+    /// bytes (`SQLITE_CHECKPOINT_TRUNCATE`), waiting (through the busy handler) for readers of
+    /// older snapshots and for writers. Returns false when it could not finish in that time:
+    /// the WAL then still holds frames.
+    ///
+    /// Old frames keep earlier images of changed pages, deleted rows included; this is how a
+    /// delete leaves nothing behind in the WAL.
+    public func checkpointAndTruncate() throws -> Bool {
+        var logFrames: Int32 = 0
+        var copiedFrames: Int32 = 0
+        let result = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &copiedFrames)
+        if result == SQLITE_BUSY || result == SQLITE_LOCKED { return false }
+        try check(result)
+        return logFrames == 0 || logFrames == copiedFrames
+    }
 }
 
 /// The closure `onCommit` registered, kept alive by its `Database` for SQLite's callback.

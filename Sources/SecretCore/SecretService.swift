@@ -319,30 +319,53 @@ public final class SecretService: Sendable {
             guard value.count <= options.maximumValueSize else {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
             }
-            let written = try store.write { tx -> (version: SecretVersion, commitStamp: Int64?) in
-                let env = try Self.requireEnvironment(tx, path.application, path.environment)
-                let existing = try tx.secret(at: path)
-                if let existing { try Self.refuseLinked(tx, existing) }
-                let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
-                let number = (existing?.version ?? 0) + 1
-                // A new secret's row names its first version at once: one statement less per new file.
-                let secretID = try existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: number)
-                let context = EncryptionContext(path: path, version: number, managerID: descriptor.id)
-                let payload = try managers.manager(for: descriptor).seal(value, context: context)
-                let version = SecretVersion(secretID: secretID, number: number, managerID: descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
-                try tx.insertVersion(version)
-                if existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: descriptor.id) }
-                // The event commits with the version it records: one transaction, one sync.
-                try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
-                return (version, tx.stampAfterCommit())
+            return try optimistically("write '\(path)'") {
+                let plan = try store.read { tx -> WritePlan in
+                    let env = try Self.requireEnvironment(tx, path.application, path.environment)
+                    let existing = try tx.secret(at: path)
+                    if let existing { try Self.refuseLinked(tx, existing) }
+                    let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
+                    return WritePlan(environmentID: env.id, existing: existing, descriptor: descriptor)
+                }
+                // Sealed before the write transaction: a KMS or Vault request may take up to its
+                // timeout, and must not hold the database's write lock while it does.
+                let number = (plan.existing?.version ?? 0) + 1
+                let context = EncryptionContext(path: path, version: number, managerID: plan.descriptor.id)
+                let payload = try managers.manager(for: plan.descriptor).seal(value, context: context)
+                return try store.write { tx -> (version: SecretVersion, commitStamp: Int64?)? in
+                    // The version number and manager are sealed into the payload: if another
+                    // writer committed meanwhile, seal again for what is current now.
+                    guard try plan.stillHolds(tx, at: path) else { return nil }
+                    // A new secret's row names its first version at once: one statement less per new file.
+                    let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number)
+                    let version = SecretVersion(secretID: secretID, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
+                    try tx.insertVersion(version)
+                    if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id) }
+                    // The event commits with the version it records: one transaction, one sync.
+                    try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
+                    return (version, tx.stampAfterCommit())
+                }
             }
-            return written
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
             logFailure(failure, action: "write", path: path.description)
             audit(.write, path.description, version: nil, caller: caller, result: failure)
             throw failure
         }
+    }
+
+    /// How many times a change prepared outside its write transaction is prepared again when
+    /// another writer changed the same secret first.
+    static let optimisticAttempts = 32
+
+    /// Runs `attempt` (prepare from a read, work outside any transaction, then a write
+    /// transaction that re-checks what the preparation read and returns nil when it no longer
+    /// holds) until it commits.
+    private func optimistically<T>(_ operation: String, _ attempt: () throws -> T?) throws -> T {
+        for _ in 0..<Self.optimisticAttempts {
+            if let done = try attempt() { return done }
+        }
+        throw SecretError(.internalError, "could not \(operation): other writers kept changing it; try again")
     }
 
     /// Checks that a write to `path` would be allowed (scope, manager choice, read-only, selectors) without writing.
@@ -369,11 +392,19 @@ public final class SecretService: Sendable {
     /// Deletes a secret with all its versions (and, for external stores, the remote value).
     public func remove(_ path: SecretPath, caller: Caller) throws {
         do {
-            try store.write { tx in
+            let secret = try store.read { tx -> SecretSummary in
                 let secret = try Self.requireSecret(tx, path)
                 // Deleting is using the manager too (it may delete the remote value): the daemon needs its selectors.
                 if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
-                try discardRemoteValues(tx, secret: secret)
+                return secret
+            }
+            // The remote value goes first, outside the transaction (a network call), as before
+            // the local rows: a failure there leaves the secret whole and reported.
+            try discardRemoteValues(of: secret)
+            try store.write { tx in
+                guard let current = try tx.secret(at: path), current.id == secret.id else {
+                    throw SecretError(.notFound, "no secret '\(path)'")
+                }
                 try tx.deleteSecret(id: secret.id)
                 try tx.appendAudit(Self.event(.delete, path.description, version: nil, caller: caller, result: nil))
             }
@@ -391,22 +422,63 @@ public final class SecretService: Sendable {
     /// its ciphertext); a move into another environment uses the manager the destination's scope
     /// rules choose. Onto an existing secret (an editor's temp-file-and-rename save), the source's
     /// content becomes a new version of the destination, which keeps its history, kind and manager.
+    /// Values are opened and sealed outside the write transaction, which re-checks that neither
+    /// name changed meanwhile.
     public func rename(_ source: SecretPath, to destination: SecretPath, caller: Caller) throws {
         let label = "\(source) -> \(destination)"
         guard source != destination else { return }
-        var resultVersion: Int?
         do {
-            try store.write { tx in
-                let secret = try Self.requireSecret(tx, source)
-                try Self.refuseLinked(tx, secret)
-                let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
-                if let replaced = try tx.secret(at: destination) {
-                    try Self.refuseLinked(tx, replaced)
-                    resultVersion = try replaceContent(tx, of: replaced, in: targetEnv, with: secret, caller: caller)
-                } else {
-                    try move(tx, secret, to: destination, in: targetEnv)
+            let moved = try optimistically("rename '\(label)'") { () -> RenamePlan? in
+                let plan = try store.read { tx -> RenamePlan in
+                    let secret = try Self.requireSecret(tx, source)
+                    try Self.refuseLinked(tx, secret)
+                    let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
+                    let replaced = try tx.secret(at: destination)
+                    if let replaced { try Self.refuseLinked(tx, replaced) }
+                    // Within its environment a secret keeps its manager; moved elsewhere, the destination's rules choose.
+                    let existing = replaced ?? (secret.environmentID == targetEnv.id ? secret : nil)
+                    let target = try writableManager(tx, for: destination, in: targetEnv, existing: existing, named: nil)
+                    let versions = replaced == nil ? try tx.versions(secretID: secret.id) : try tx.version(secretID: secret.id, number: secret.version).map { [$0] } ?? []
+                    guard !versions.isEmpty else { throw SecretError(.corruptStore, "secret '\(source)' has no current version") }
+                    let sealers = try versions.map { try sealer(tx, of: $0, at: source) }
+                    return RenamePlan(secret: secret, replaced: replaced, targetEnv: targetEnv, target: target, versions: versions, sealers: sealers)
                 }
-                try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
+                let targetManager = try managers.manager(for: plan.target)
+                var payloads: [StoredPayload] = []
+                for (version, (sourceManager, oldContext)) in zip(plan.versions, plan.sealers) {
+                    let plaintext = try sourceManager.open(version.payload, context: oldContext)
+                    let number = plan.replaced.map { $0.version + 1 } ?? version.number
+                    payloads.append(try targetManager.seal(plaintext, context: EncryptionContext(path: destination, version: number, managerID: plan.target.id)))
+                }
+                return try store.write { tx -> RenamePlan? in
+                    guard try plan.stillHolds(tx, source: source, destination: destination) else { return nil }
+                    var resultVersion: Int?
+                    if let replaced = plan.replaced, let current = plan.versions.first, let payload = payloads.first {
+                        let number = replaced.version + 1
+                        try tx.insertVersion(SecretVersion(secretID: replaced.id, number: number, managerID: plan.target.id, payload: payload, size: current.size, createdAt: Date(), creator: caller.creatorLabel))
+                        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id)
+                        try tx.deleteSecret(id: plan.secret.id)
+                        resultVersion = number
+                    } else {
+                        for (version, payload) in zip(plan.versions, payloads) {
+                            try tx.replacePayload(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload)
+                        }
+                        try tx.moveSecret(id: plan.secret.id, toEnvironmentID: plan.targetEnv.id, name: destination.name)
+                        try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id)
+                    }
+                    try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
+                    return plan
+                }
+            }
+            // An external store keeps all versions under the old name: forget it once, after the
+            // move committed and outside the transaction. Failing here leaves only a stale remote copy.
+            if let (version, (manager, context)) = zip(moved.versions, moved.sealers).first(where: { $0.0.number == moved.secret.version }),
+               RemoteReference.of(version.payload) != nil {
+                do {
+                    try manager.discard(version.payload, context: context)
+                } catch {
+                    logger.error("renamed, but the old remote value could not be deleted; delete it at its source", metadata: ["secret": "\(source)", "error": "\(error)"])
+                }
             }
         } catch {
             let failure = Self.domainError(error, doing: "rename '\(label)'")
@@ -414,44 +486,6 @@ public final class SecretService: Sendable {
             audit(.rename, label, version: nil, caller: caller, result: failure)
             throw failure
         }
-    }
-
-    /// Re-seals every version of `secret` for `destination` and moves it there.
-    private func move(_ tx: any StoreTransaction, _ secret: SecretSummary, to destination: SecretPath, in targetEnv: Environment) throws {
-        // Within its environment a secret keeps its manager; moved elsewhere, the destination's rules choose.
-        let target = try writableManager(tx, for: destination, in: targetEnv, existing: secret.environmentID == targetEnv.id ? secret : nil, named: nil)
-        let targetManager = try managers.manager(for: target)
-        var lastSource: (manager: any SecretsManager, payload: StoredPayload, context: EncryptionContext)?
-        for version in try tx.versions(secretID: secret.id) {
-            let (sourceManager, oldContext) = try sealer(tx, of: version, at: secret.path)
-            let plaintext = try sourceManager.open(version.payload, context: oldContext)
-            let newContext = EncryptionContext(path: destination, version: version.number, managerID: target.id)
-            let payload = try targetManager.seal(plaintext, context: newContext)
-            try tx.replacePayload(secretID: secret.id, number: version.number, managerID: target.id, payload: payload)
-            lastSource = (sourceManager, version.payload, oldContext)
-        }
-        // An external store keeps all versions under one name: forget it once, after every version moved.
-        if let lastSource { try lastSource.manager.discard(lastSource.payload, context: lastSource.context) }
-        try tx.moveSecret(id: secret.id, toEnvironmentID: targetEnv.id, name: destination.name)
-        try tx.setCurrentVersion(secretID: secret.id, version: secret.version, managerID: target.id)
-    }
-
-    /// Writes `source`'s current content as a new version of `replaced`, then deletes `source`; returns the new version.
-    private func replaceContent(_ tx: any StoreTransaction, of replaced: SecretSummary, in env: Environment, with source: SecretSummary, caller: Caller) throws -> Int {
-        guard let current = try tx.version(secretID: source.id, number: source.version) else {
-            throw SecretError(.corruptStore, "secret '\(source.path)' has no current version")
-        }
-        let (sourceManager, sourceContext) = try sealer(tx, of: current, at: source.path)
-        let plaintext = try sourceManager.open(current.payload, context: sourceContext)
-        let descriptor = try writableManager(tx, for: replaced.path, in: env, existing: replaced, named: nil)
-        let number = replaced.version + 1
-        let context = EncryptionContext(path: replaced.path, version: number, managerID: descriptor.id)
-        let payload = try managers.manager(for: descriptor).seal(plaintext, context: context)
-        try tx.insertVersion(SecretVersion(secretID: replaced.id, number: number, managerID: descriptor.id, payload: payload, size: plaintext.count, createdAt: Date(), creator: caller.creatorLabel))
-        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: descriptor.id)
-        try discardRemoteValues(tx, secret: source)
-        try tx.deleteSecret(id: source.id)
-        return number
     }
 
     /// The manager that sealed `version` of the secret at `path`, and the context it was sealed under.
@@ -465,20 +499,30 @@ public final class SecretService: Sendable {
     @discardableResult
     public func link(_ path: SecretPath, manager managerName: ResourceName, remote: String, kind: SecretKind, caller: Caller) throws -> SecretVersion {
         do {
-            let linked = try store.write { tx -> SecretVersion in
+            let (env, descriptor) = try store.read { tx -> (Environment, ManagerDescriptor) in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 if try tx.secret(at: path) != nil {
                     throw SecretError(.alreadyExists, "secret '\(path)' already exists")
                 }
                 let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
                 try requireSelectors(descriptor, for: path)
-                let (payload, size) = try managers.manager(for: descriptor).link(remote: remote)
+                return (env, descriptor)
+            }
+            // The store is asked outside the write transaction (a network call).
+            let (payload, size) = try managers.manager(for: descriptor).link(remote: remote)
+            let linked = try store.write { tx -> SecretVersion in
+                guard try tx.environment(path.environment, in: path.application)?.id == env.id, try tx.manager(id: descriptor.id) == descriptor else {
+                    throw SecretError(.notFound, "environment '\(path.application)/\(path.environment)' or manager '\(descriptor.name)' changed meanwhile; try again")
+                }
+                if try tx.secret(at: path) != nil {
+                    throw SecretError(.alreadyExists, "secret '\(path)' already exists")
+                }
                 let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1)
                 let version = SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
                 try tx.insertVersion(version)
+                try tx.appendAudit(Self.event(.write, path.description, version: 1, caller: caller, result: nil))
                 return version
             }
-            audit(.write, path.description, version: 1, caller: caller, result: nil)
             return linked
         } catch {
             let failure = Self.domainError(error, doing: "link '\(path)'")
@@ -605,11 +649,16 @@ public final class SecretService: Sendable {
     }
 
     /// Forgets the external value behind a secret once (its current version names the remote
-    /// secret that holds every version); linked secrets are not ours to delete.
-    private func discardRemoteValues(_ tx: any StoreTransaction, secret: SecretSummary) throws {
-        guard let current = try tx.version(secretID: secret.id, number: secret.version),
-              let reference = RemoteReference.of(current.payload), !reference.linked,
-              let descriptor = try tx.manager(id: current.managerID) else { return }
+    /// secret that holds every version); linked secrets are not ours to delete. Reads the store
+    /// in a transaction of its own, then calls the manager outside it.
+    private func discardRemoteValues(of secret: SecretSummary) throws {
+        let found = try store.read { tx -> (SecretVersion, ManagerDescriptor)? in
+            guard let current = try tx.version(secretID: secret.id, number: secret.version),
+                  let reference = RemoteReference.of(current.payload), !reference.linked,
+                  let descriptor = try tx.manager(id: current.managerID) else { return nil }
+            return (current, descriptor)
+        }
+        guard let (current, descriptor) = found else { return }
         let context = EncryptionContext(path: secret.path, version: current.number, managerID: descriptor.id)
         try managers.manager(for: descriptor).discard(current.payload, context: context)
     }
@@ -646,6 +695,41 @@ public final class SecretService: Sendable {
     static func domainError(_ error: any Error, doing operation: String) -> SecretError {
         if let error = error as? SecretError { return error }
         return SecretError(.internalError, "could not \(operation): \(error)", cause: error)
+    }
+}
+
+/// What a write read before sealing, re-checked in its write transaction.
+private struct WritePlan {
+    let environmentID: Int64
+    let existing: SecretSummary?
+    let descriptor: ManagerDescriptor
+
+    /// Whether the secret, its environment and the chosen manager are as they were read.
+    func stillHolds(_ tx: any StoreTransaction, at path: SecretPath) throws -> Bool {
+        guard try tx.environment(path.environment, in: path.application)?.id == environmentID,
+              try tx.manager(id: descriptor.id) == descriptor else { return false }
+        let current = try tx.secret(at: path)
+        return current?.id == existing?.id && current?.version == existing?.version && current?.updatedAt == existing?.updatedAt
+    }
+}
+
+/// What a rename read before re-sealing, re-checked in its write transaction.
+private struct RenamePlan {
+    let secret: SecretSummary
+    let replaced: SecretSummary?
+    let targetEnv: Environment
+    let target: ManagerDescriptor
+    /// Every version to move, or the current one when it replaces another secret's content.
+    let versions: [SecretVersion]
+    let sealers: [(any SecretsManager, EncryptionContext)]
+
+    /// Whether both names and the target manager are as they were read.
+    func stillHolds(_ tx: any StoreTransaction, source: SecretPath, destination: SecretPath) throws -> Bool {
+        guard try tx.environment(targetEnv.name, in: targetEnv.application)?.id == targetEnv.id,
+              try tx.manager(id: target.id) == target,
+              let current = try tx.secret(at: source), current == secret else { return false }
+        let onDestination = try tx.secret(at: destination)
+        return onDestination == replaced
     }
 }
 

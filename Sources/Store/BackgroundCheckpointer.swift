@@ -18,10 +18,17 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     /// cost a fifth less daemon time per file. The WAL file keeps its largest size on disk.
     static let thresholdPages = 8000
 
+    /// The WAL size, in pages, from which a checkpoint also waits for readers and writers and
+    /// truncates the file (128 MiB): passive checkpoints alone never catch up with a steady
+    /// stream of writers, and the WAL would grow without bound.
+    static let truncationPages = 4 * thresholdPages
+
     private let database: Database
     private let logger: Logger
     private let condition = NSCondition()
     private var requested = false
+    /// A checkpoint that also truncates the WAL is wanted (a delete's could not finish, or the WAL is over its bound).
+    private var truncationRequested = false
     private var stopping = false
     private let stopped = DispatchSemaphore(value: 0)
 
@@ -31,13 +38,18 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         // A connection learns the file is in WAL mode when it first reads it; until then a
         // checkpoint finds no WAL to copy.
         try database.execute("PRAGMA journal_mode = WAL")
+        try database.execute("PRAGMA journal_size_limit = \(SQLiteSecretStore.journalSizeLimit)")
         self.logger = logger
     }
 
     /// Starts the thread and has `writer` ask for checkpoints instead of running them itself.
     func start(serving writer: Database) {
         writer.onCommit { [weak self] pages in
-            if pages >= Self.thresholdPages { self?.request() }
+            if pages >= Self.truncationPages {
+                self?.requestTruncation()
+            } else if pages >= Self.thresholdPages {
+                self?.request()
+            }
         }
         let thread = Thread { [self] in run() }
         thread.name = "secretfs-checkpoint"
@@ -53,6 +65,14 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         stopped.wait()
     }
 
+    /// Asks for a checkpoint that truncates the WAL, tried again every second until it completes.
+    func requestTruncation() {
+        condition.withLock {
+            truncationRequested = true
+            condition.signal()
+        }
+    }
+
     private func request() {
         condition.withLock {
             requested = true
@@ -63,18 +83,38 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private func run() {
         defer { stopped.signal() }
         while true {
-            let proceed = condition.withLock { () -> Bool in
-                while !requested && !stopping { condition.wait() }
-                requested = false
-                return !stopping
+            let (proceed, truncate) = condition.withLock { () -> (Bool, Bool) in
+                while !requested && !truncationRequested && !stopping { condition.wait() }
+                defer {
+                    requested = false
+                    truncationRequested = false
+                }
+                return (!stopping, truncationRequested)
             }
             guard proceed else { return }
             do {
-                try database.checkpoint()
+                if truncate {
+                    if try !database.checkpointAndTruncate() {
+                        // Readers of older snapshots (another process) hold the WAL: try again shortly.
+                        logger.debug("WAL truncation postponed: readers hold older snapshots")
+                        retryTruncationSoon()
+                    }
+                } else {
+                    try database.checkpoint()
+                }
             } catch {
                 // The next commit over the threshold asks again; the WAL only grows meanwhile.
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+                if truncate { retryTruncationSoon() }
             }
+        }
+    }
+
+    /// Asks for the truncation again in a second, unless stopping.
+    private func retryTruncationSoon() {
+        condition.withLock {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
+            if !stopping { truncationRequested = true }
         }
     }
 }

@@ -51,39 +51,92 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func write<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {
-                // Managers cached inside a transaction that changed them, or that rolled back, may be wrong.
-                defer {
-                    if managerCache.changedInTransaction { managerCache.clear() }
-                    managerCache.changedInTransaction = false
-                }
-                do {
-                    var committedStamp: Int64?
-                    let result = try database.transaction(immediate: true) {
-                        try dropCachesIfChangedElsewhere()
-                        let transaction = SQLiteTransaction(database: database, managerCache: managerCache, writingWith: commitCounter)
-                        let result = try body(transaction)
-                        try transaction.finish()
-                        committedStamp = transaction.stampAfterCommit()
-                        return result
+                var removedValues = false
+                let result = try Self.retryingWhileBusy {
+                    // Managers cached inside a transaction that changed them, or that rolled back, may be wrong.
+                    defer {
+                        if managerCache.changedInTransaction { managerCache.clear() }
+                        managerCache.changedInTransaction = false
                     }
-                    // Only once COMMIT succeeded: a failed commit's stamp may become another's.
-                    if let committedStamp { recordOwnCommit(committedStamp) }
-                    return result
-                } catch {
-                    managerCache.clear()
-                    throw error
+                    do {
+                        var committedStamp: Int64?
+                        let result = try database.transaction(immediate: true) {
+                            try dropCachesIfChangedElsewhere()
+                            let transaction = SQLiteTransaction(database: database, managerCache: managerCache, writingWith: commitCounter)
+                            let result = try body(transaction)
+                            try transaction.finish()
+                            committedStamp = transaction.stampAfterCommit()
+                            removedValues = transaction.removedValues
+                            return result
+                        }
+                        // Only once COMMIT succeeded: a failed commit's stamp may become another's.
+                        if let committedStamp { recordOwnCommit(committedStamp) }
+                        return result
+                    } catch {
+                        managerCache.clear()
+                        throw error
+                    }
                 }
+                if removedValues { purgeWriteAheadLog() }
+                return result
             }
+        }
+    }
+
+    /// Copies the WAL into the database and truncates it, after a commit that removed sealed
+    /// values: the WAL's older frames still hold the pages as they were before the delete, and
+    /// `secure_delete` has already zeroed the rows in the pages that replace them. Call with `lock` held.
+    ///
+    /// When readers of older snapshots (other processes) keep the WAL busy past the busy timeout,
+    /// the background checkpointer (the daemon's) tries again; a process without one says so.
+    private func purgeWriteAheadLog() {
+        do {
+            if try database.checkpointAndTruncate() { return }
+        } catch {
+            logger.warning("could not checkpoint the WAL after a delete", metadata: ["error": "\(error)"])
+        }
+        if let checkpointer {
+            checkpointer.requestTruncation()
+        } else {
+            logger.warning("the WAL is busy; a deleted value's sealed pages stay in it until the next complete checkpoint")
         }
     }
 
     public func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {
-                try database.transaction(immediate: false) {
-                    try dropCachesIfChangedElsewhere()
-                    return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                try Self.retryingWhileBusy {
+                    try database.transaction(immediate: false) {
+                        try dropCachesIfChangedElsewhere()
+                        return try body(SQLiteTransaction(database: database, managerCache: managerCache))
+                    }
                 }
+            }
+        }
+    }
+
+    /// How long a transaction is tried again, in all, while other connections hold the lock.
+    ///
+    /// Each try already waits up to the connection's busy timeout; SQLite gives up early in some
+    /// cases (a snapshot gone stale, a checkpoint or recovery in progress), so the whole
+    /// transaction is run again with jittered backoff until this much time has passed.
+    static let busyRetryLimit: TimeInterval = 30
+
+    /// Runs `attempt`, running it again while SQLite reports a lock held elsewhere, for up to `busyRetryLimit`.
+    ///
+    /// `attempt` must be a whole transaction: a busy error has rolled it back, so it starts afresh.
+    private static func retryingWhileBusy<T>(_ attempt: () throws -> T) throws -> T {
+        let deadline = Date(timeIntervalSinceNow: busyRetryLimit)
+        var delay: TimeInterval = 0.002
+        while true {
+            do {
+                return try attempt()
+            } catch let error as SQLiteError where error.isBusy {
+                guard Date() < deadline else {
+                    throw SecretError(.internalError, "the database stayed locked by another process for \(Int(busyRetryLimit)) s; try again", cause: error)
+                }
+                usleep(UInt32(TimeInterval.random(in: delay / 2...delay) * 1_000_000))
+                delay = min(delay * 2, 0.2)
             }
         }
     }
@@ -127,6 +180,9 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
         commitCounter?.read().map(Int64.init)
     }
 
+    /// The largest size, in bytes, a WAL file is left at after a checkpoint resets it.
+    static let journalSizeLimit = 64 * 1024 * 1024
+
     /// The schema version this build writes.
     public static var schemaVersion: Int { Schema.latestVersion }
 
@@ -147,6 +203,7 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
         try database.execute("PRAGMA synchronous = NORMAL")
         try database.execute("PRAGMA foreign_keys = ON")
         try database.execute("PRAGMA secure_delete = ON")
+        try database.execute("PRAGMA journal_size_limit = \(journalSizeLimit)")
         guard version < Schema.latestVersion else { return }
         try database.transaction(immediate: true) {
             for index in version..<Schema.latestVersion {

@@ -13,6 +13,11 @@ struct SQLiteTransaction: StoreTransaction {
     private let commitCounter: WALCommitCounter?
     /// The connection's change count when the transaction began.
     private let changesBefore: Int64
+    /// What the transaction did that needs work after it commits.
+    private let effects = TransactionEffects()
+
+    /// Whether the transaction deleted or replaced sealed values (the WAL is then purged after commit).
+    var removedValues: Bool { effects.removedValues }
 
     init(database: Database, managerCache: ManagerCache, writingWith commitCounter: WALCommitCounter? = nil) {
         self.database = database
@@ -204,6 +209,7 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func deleteSecret(id: Int64) throws {
+        effects.removedValues = true
         try database.run("DELETE FROM secret_versions WHERE secret_id = ?", [id])
         try database.run("DELETE FROM secrets WHERE id = ?", [id])
     }
@@ -262,6 +268,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws {
         let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
+        effects.removedValues = true
         pendingPieces.discard(secretID: secretID, number: number)
         try database.run("DELETE FROM secret_version_chunks WHERE secret_id = ? AND version = ?", [secretID, number])
         try database.run("""
@@ -383,6 +390,12 @@ extension Date {
     init(storeMilliseconds: Int) {
         self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
     }
+}
+
+/// What a transaction did that its store acts on after COMMIT.
+final class TransactionEffects {
+    /// Sealed values were deleted or replaced.
+    var removedValues = false
 }
 
 /// Ciphertexts inserted in a transaction whose pieces are not written yet.

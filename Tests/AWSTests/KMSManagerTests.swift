@@ -187,4 +187,47 @@ import Testing
         #expect(POSIX.read(fs.path("payments/prod/cold")) == .success(Array("cold-value".utf8)))
         try fs.stop()
     }
+
+    @Test func aFrozenKMSHoldsUpNoOtherManagersWritesOrCachedReads() throws {
+        let moto = try MotoServer()
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        let add = try runProgram(BuiltProducts.path("secretfs"), ["manager", "add", "aws-kms", "kms", "--key-arn", moto.keyARN, "--credentials", "access-keys",
+                                                                 "--access-key-id", moto.accessKeyID, "--secret-access-key-file", "-", "--endpoint", moto.endpoint,
+                                                                 "--request-timeout", "6", "--scope", "payments:prod"],
+                                 stdin: Data(moto.secretAccessKey.utf8), environment: ["SECRETFS_STATE_DIR": fs.state])
+        #expect(add.status == 0, "\(add.stderr)")
+        try fs.scope("billing", "prod")
+        try fs.cli("secret", "set", "payments/prod/warm", stdin: "warm-value")
+        try fs.mount()
+        #expect(POSIX.read(fs.path("payments/prod/warm")) == .success(Array("warm-value".utf8)))
+        moto.pause()
+        defer { moto.resume() }
+        // A write through the frozen KMS waits for its timeout and retries...
+        let stalled = DispatchSemaphore(value: 0)
+        let stalledFor = LockedCounter()
+        DispatchQueue.global().async {
+            let started = Date()
+            _ = try? fs.cli("secret", "set", "payments/prod/new", stdin: "through-kms", allowFailure: true)
+            for _ in 0..<Int(Date().timeIntervalSince(started)) { stalledFor.increment() }
+            stalled.signal()
+        }
+        usleep(500_000)
+        // ...while writes through the builtin manager, by the CLI and the mount, and cached reads go on.
+        var started = Date()
+        try fs.cli("secret", "set", "billing/prod/cli", stdin: "builtin-cli")
+        #expect(Date().timeIntervalSince(started) < 3)
+        started = Date()
+        #expect(POSIX.write(fs.path("billing/prod/mount"), Array("builtin-mount".utf8)) == nil)
+        #expect(Date().timeIntervalSince(started) < 3)
+        started = Date()
+        #expect(POSIX.read(fs.path("payments/prod/warm")) == .success(Array("warm-value".utf8)))
+        #expect(Date().timeIntervalSince(started) < 3)
+        // The KMS write was still waiting all along (so the writes above did not just come after it).
+        #expect(stalled.wait(timeout: .now() + 60) == .success)
+        #expect(stalledFor.value >= 5)
+        moto.resume()
+        #expect(try fs.cli("secret", "get", "billing/prod/mount").output == "builtin-mount")
+        try fs.stop()
+    }
 }

@@ -108,6 +108,58 @@ import Testing
         #expect(try store.read { try $0.version(secretID: 1, number: 1)?.payload.ciphertext } == ciphertext)
     }
 
+    /// Inserts payments/prod/NAME with one version holding `ciphertext`; returns the secret's id.
+    @discardableResult
+    func insertSecret(_ store: SQLiteSecretStore, named name: String, ciphertext: [UInt8], nonce: [UInt8] = [1]) throws -> Int64 {
+        try store.write { tx in
+            let app = try tx.application(named: try ResourceName("payments")) ?? tx.insertApplication(try ResourceName("payments"), at: Date())
+            let env = try tx.environment(try ResourceName("prod"), in: app.name) ?? tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
+            let manager = try tx.managers().first ?? tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
+            let secret = try tx.insertSecret(name: try ResourceName(name), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1)
+            try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: nonce), size: ciphertext.count, createdAt: Date(), creator: "test"))
+            return secret
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func aDeleteLeavesNoSealedByteInTheDatabaseOrItsWAL(inBackground: Bool) throws {
+        let store = try SQLiteSecretStore(path: path, create: true, checkpointsInBackground: inBackground, logger: logger)
+        let small = (0..<300).map { _ in UInt8.random(in: 0...255) }
+        let large = (0..<200_000).map { _ in UInt8.random(in: 0...255) }
+        let nonce = (0..<12).map { _ in UInt8.random(in: 0...255) }
+        let doomed = try insertSecret(store, named: "doomed", ciphertext: small, nonce: nonce)
+        let big = try insertSecret(store, named: "big", ciphertext: large)
+        try insertSecret(store, named: "kept", ciphertext: [7, 7, 7])
+        let files = [path, path + "-wal"]
+        #expect(files.contains { fileContains($0, Array(small.prefix(32))) })
+        try store.write { try $0.deleteSecret(id: doomed) }
+        try store.write { try $0.deleteSecret(id: big) }
+        for file in files {
+            #expect(!fileContains(file, Array(small.prefix(32))), "deleted ciphertext in \(file)")
+            #expect(!fileContains(file, nonce), "deleted nonce in \(file)")
+            #expect(!fileContains(file, Array(large[100_000..<100_032])), "deleted large ciphertext in \(file)")
+        }
+        #expect(try store.read { try $0.secrets(matching: ScopeFilter()).map(\.path.name.rawValue) } == ["kept"])
+    }
+
+    @Test func theWALShrinksOnceReadersThatHeldItBackAreDone() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, checkpointsInBackground: true, logger: logger)
+        let walSize = { (try? FileManager.default.attributesOfItem(atPath: self.path + "-wal")[.size] as? Int) ?? 0 }
+        // Another process's long read keeps every checkpoint from finishing, so the WAL grows past its bound.
+        let reader = try Database(path: path, mode: .readWrite)
+        try reader.execute("BEGIN")
+        _ = try reader.queryFirst("SELECT count(*) FROM secrets")
+        for index in 0..<5 {
+            try insertSecret(store, named: "big\(index)", ciphertext: [UInt8](repeating: UInt8(index), count: 36 * 1024 * 1024))
+        }
+        #expect(walSize() > 128 * 1024 * 1024)
+        try reader.execute("COMMIT")
+        let deadline = Date().addingTimeInterval(20)
+        while walSize() > 64 * 1024 * 1024, Date() < deadline { usleep(50_000) }
+        #expect(walSize() <= 64 * 1024 * 1024)
+        #expect(try store.read { try $0.secrets(matching: ScopeFilter()).count } == 5)
+    }
+
     @Test func theCommitStampMovesWithEveryCommitOfAnyConnectionAndOnlyThen() throws {
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let first = try #require(store.commitStamp())
