@@ -8,27 +8,36 @@ import Synchronization
 ///
 /// The write time is part of the key because SQLite may give a removed secret's id to the next
 /// secret created: a secret removed and added again between two polls must not look unchanged.
+/// The size is the version's own (versions never change), carried so that the attributes the
+/// mount answers can describe the version the kernel's pages hold.
 struct VersionKey: Hashable, Sendable {
     let secretID: Int64
     let number: Int
     let writtenAt: Int64
+    let size: Int
 
     init(_ version: SecretVersion) {
-        self.init(secretID: version.secretID, number: version.number, writtenAt: version.createdAt)
+        self.init(secretID: version.secretID, number: version.number, writtenAt: version.createdAt, size: version.size)
     }
 
     init(_ summary: SecretSummary) {
-        self.init(secretID: summary.id, number: summary.version, writtenAt: summary.updatedAt)
+        self.init(secretID: summary.id, number: summary.version, writtenAt: summary.updatedAt, size: summary.size)
     }
 
-    private init(secretID: Int64, number: Int, writtenAt: Date) {
+    private init(secretID: Int64, number: Int, writtenAt: Date, size: Int) {
         self.secretID = secretID
         self.number = number
+        self.size = size
         // The store keeps whole milliseconds, rounded down. A date read back from it is that
         // millisecond give or take a rounding error, and a version just written still has the full
         // date: a thousandth of a millisecond before rounding down gives the stored value for both.
-        self.writtenAt = Int64((writtenAt.timeIntervalSince1970 * 1000 + 0.001).rounded(.down))
+        // A time no store could hold (a damaged row) is clamped rather than trapping.
+        let milliseconds = (writtenAt.timeIntervalSince1970 * 1000 + 0.001).rounded(.down)
+        self.writtenAt = milliseconds.isFinite ? Int64(max(-9.0e15, min(9.0e15, milliseconds))) : 0
     }
+
+    /// When the version was written, as the store holds it.
+    var writtenDate: Date { Date(timeIntervalSince1970: Double(writtenAt) / 1000) }
 }
 
 /// A version the mount itself committed, with the store's commit stamp right after that commit.
@@ -71,6 +80,10 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// close each adjust two counts in place.
     private var cachedReaders: [ReaderKey: Int] = [:]
     private var cachedReadersOfPath: [SecretPath: Int] = [:]
+    /// The version whose pages page-cache readers of a path hold (the largest, in the rare case
+    /// of two), while any is open: the attributes answered for the path describe it, so the
+    /// kernel's file size always matches the pages it serves; see `versionInPageCache`.
+    private var pageCacheVersion: [SecretPath: VersionKey] = [:]
     private var writers: [SecretPath: Int] = [:]
     /// Paths with one writer writing through the page cache from empty, and whether no other
     /// writer has opened the path since (so the pages hold exactly what that writer commits).
@@ -174,6 +187,22 @@ final class KernelCacheCoherence: @unchecked Sendable {
         kernel.invalidateAttributes(path.mountPath)
     }
 
+    /// The version the attributes of `path` must describe while page-cache readers are open:
+    /// theirs, not the store's current one, whatever it is now.
+    ///
+    /// The kernel takes a file's size from every attribute answer (lookup, getattr, a listing)
+    /// and cuts reads through the page cache at it; a newer version's size given while a reader
+    /// still reads an older version's pages would cut that reader's value, or pad it. Once the
+    /// last such reader closes, the path is settled again and the kernel asks anew.
+    func versionInPageCache(_ path: SecretPath) -> VersionKey? {
+        condition.withLock { pageCacheVersion[path] }
+    }
+
+    /// Unregisters a page-cache reader that did not go on to use the page cache after all.
+    func cancelCachedRead(_ path: SecretPath, _ key: VersionKey) {
+        readerClosed(path, key)
+    }
+
     // MARK: Opens and closes
 
     /// Whether a read-only open of `key` at `path` may use the page cache; if so it is registered until `readerClosed`.
@@ -221,6 +250,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
             cachedReaders[reader] = count - 1
             cachedReadersOfPath[path] = total - 1
             if total == 1 {
+                pageCacheVersion[path] = nil
                 if waitingForReaders[path] != nil || writers[path] != nil { condition.broadcast() }
                 if waitingForReaders[path] != nil { enqueue(path) }
             }
@@ -449,6 +479,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private func addReader(_ path: SecretPath, _ key: VersionKey) {
         cachedReaders[ReaderKey(path: path, version: key), default: 0] += 1
         cachedReadersOfPath[path, default: 0] += 1
+        switch pageCacheVersion[path] {
+        case key?: return
+        case let held? where held.size >= key.size: return
+        default: pageCacheVersion[path] = key
+        }
     }
 
     /// Secrets another process changed since the last poll. Names and listings the kernel holds

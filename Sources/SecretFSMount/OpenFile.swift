@@ -44,11 +44,14 @@ final class OpenFile: @unchecked Sendable {
     var attributeMark: UInt64?
     /// For a reader served through the page cache, the version it holds there.
     let cachedVersion: VersionKey?
+    /// For a reader, the version it reads (its `fstat` describes it).
+    let snapshotVersion: VersionKey?
     /// For a reader opened without decrypting, the version `content` is loaded from when the
     /// kernel asks for a page it no longer caches; nil once loaded.
     var unloadedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, writesThroughPageCache: Bool = false) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false) {
+        self.snapshotVersion = snapshotVersion
         self.pagesMatchContent = writesThroughPageCache
         self.currentPath = path
         self.cachedVersion = cachedVersion

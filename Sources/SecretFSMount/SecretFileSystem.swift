@@ -52,11 +52,15 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             case .secret:
                 let secret = try TreePath(path).existingSecret()
                 coherence.answeringAttributes()
-                if let handle, let open = openFiles.file(handle), open.writable {
-                    return file(size: open.lock.withLock { open.content.count }, modified: Date())
+                if let handle, let open = openFiles.file(handle) {
+                    if open.writable { return file(size: open.lock.withLock { open.content.count }, modified: Date()) }
+                    // A reader's fstat describes the version it reads, whatever is current now.
+                    if let version = open.snapshotVersion { return file(version) }
                 }
                 do {
                     let summary = try service.secret(at: secret)
+                    // While page-cache readers are open, the kernel's size must stay theirs.
+                    if let held = coherence.versionInPageCache(secret) { return file(held) }
                     return file(size: summary.size, modified: summary.updatedAt)
                 } catch let error as SecretError where error.code == .notFound {
                     // A file created through the mount exists from create() on, before its first commit.
@@ -80,7 +84,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 coherence.answeringAttributes()
                 // One query gives names and attributes, so the kernel needs no lookup per entry.
                 var entries: [(name: String, attributes: FileAttributes?)] = try service.secrets(matching: ScopeFilter(application: application, environment: environment))
-                    .map { ($0.path.name.rawValue, file(size: $0.size, modified: $0.updatedAt)) }
+                    .map { ($0.path.name.rawValue, coherence.versionInPageCache($0.path).map(file) ?? file(size: $0.size, modified: $0.updatedAt)) }
                 let listed = Set(entries.map(\.name))
                 for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
                     entries.append((pending.path.name.rawValue, nil))
@@ -177,11 +181,15 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// Opens a snapshot of the current version. A read-only handle has nothing to commit, so
     /// close need not send FLUSH.
     private func openForReading(_ secret: SecretPath, caller: Caller) throws -> OpenedFile {
-        if let stamp = service.store.commitStamp(), let key = coherence.beginVerifiedRead(secret, commitStamp: stamp) {
-            // The kernel's page cache holds this version and a full open already decrypted and
-            // checked it: record the read, and decrypt only if the kernel asks for a page it dropped.
-            service.recordRead(secret, version: key.number, caller: caller)
-            return pageCacheReader(secret, key)
+        // Read before deciding, checked again once registered: see `stillCurrent`.
+        let stamp = service.store.commitStamp()
+        if let stamp, let key = coherence.beginVerifiedRead(secret, commitStamp: stamp) {
+            if stillCurrent(secret, key, since: stamp) {
+                // The kernel's page cache holds this version and a full open already decrypted and
+                // checked it: record the read, and decrypt only if the kernel asks for a page it dropped.
+                service.recordRead(secret, version: key.number, caller: caller)
+                return pageCacheReader(secret, key)
+            }
         }
         // Something committed since the last poll (a write, a batch of read events): when the
         // kernel holds a version a full open has checked, ask the store whether it is still the
@@ -189,23 +197,36 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         var recorded = false
         if let key = coherence.verifiedVersion(of: secret),
            try service.readHeld(secret, caller: caller, matches: { VersionKey($0) == key }) {
-            if coherence.beginCachedRead(secret, key) { return pageCacheReader(secret, key) }
-            // A writer opened it meanwhile: read in full; this open's read event is recorded.
+            if coherence.beginCachedRead(secret, key), stillCurrent(secret, key, since: stamp) { return pageCacheReader(secret, key) }
+            // A writer opened it meanwhile, or it changed: read in full; this open's read event is recorded.
             recorded = true
         }
         let (value, version, kind) = try service.read(secret, caller: caller, audited: !recorded)
         let key = VersionKey(version)
         // A reference's value can change at its source without a new version, so the kernel never caches it.
-        let cached = version.payload.remoteReference == nil && coherence.beginCachedRead(secret, key)
+        let cached = version.payload.remoteReference == nil && coherence.beginCachedRead(secret, key) && stillCurrent(secret, key, since: stamp)
         if cached { coherence.verifiedRead(secret, key) }
-        let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil)
+        let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil, snapshotVersion: key)
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
+    }
+
+    /// Whether nothing has committed since `stamp`, checked after registering a page-cache reader
+    /// of `key`; if something has, the registration is withdrawn and the open reads directly.
+    ///
+    /// An attribute answer made from a newer version just before the registration (its store
+    /// read came after that commit, its check for page-cache readers before the registration)
+    /// would give the kernel that version's size for this reader's pages; that commit shows here.
+    private func stillCurrent(_ secret: SecretPath, _ key: VersionKey, since stamp: Int64?) -> Bool {
+        // Without a commit stamp the store cannot tell; the open goes ahead as before.
+        guard let stamp, service.store.commitStamp() != stamp else { return true }
+        coherence.cancelCachedRead(secret, key)
+        return false
     }
 
     /// A handle for a registered page-cache reader of `key`, whose snapshot is decrypted only if
     /// the kernel asks for a page it dropped. A reader never commits, so its kind is not used.
     private func pageCacheReader(_ secret: SecretPath, _ key: VersionKey) -> OpenedFile {
-        let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key)
+        let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false, cachedVersion: key, unloadedVersion: key, snapshotVersion: key)
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: true, skipsFlush: true)
     }
 
@@ -437,6 +458,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     private func directory(modified: Date) -> FileAttributes {
         FileAttributes(kind: .directory, permissions: settings.directoryPermissions, size: 0, owner: settings.uid, group: settings.gid, modified: modified, links: 2)
+    }
+
+    /// The attributes of one version of a secret.
+    private func file(_ version: VersionKey) -> FileAttributes {
+        file(size: version.size, modified: version.writtenDate)
     }
 
     private func file(size: Int, modified: Date) -> FileAttributes {

@@ -1,0 +1,112 @@
+import Foundation
+import SQLite
+import TestSupport
+import Testing
+
+/// Every read is one whole version; deletes leave nothing behind; locks held elsewhere delay, never fail.
+@Suite struct IntegrityTests {
+    /// A live mount whose store holds `payments/prod/k` = `value`, and that file's path.
+    private func mountedWithSecret(_ value: String) throws -> (MountedSecretFS, String) {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: value)
+        try fs.mount()
+        return (fs, fs.path("payments/prod/k"))
+    }
+
+    @Test func aPageCacheReaderKeepsItsVersionsSizeWhenAShorterVersionCommits() throws {
+        let long = String(repeating: "L", count: 100_000)
+        let (fs, path) = try mountedWithSecret(long)
+        // Read twice so the next open is served from the page cache.
+        #expect(POSIX.read(path) == .success(Array(long.utf8)))
+        #expect(POSIX.read(path) == .success(Array(long.utf8)))
+        let reader = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        try fs.cli("secret", "set", "payments/prod/k", stdin: String(repeating: "s", count: 30))
+        // Past the wait for old readers, the kernel is told of the change while this reader is still open.
+        usleep(1_500_000)
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        #expect(fstat(reader, &status) == 0)
+        #expect(status.st_size == 100_000)
+        #expect(POSIX.readAll(reader) == .success(Array(long.utf8)))
+        close(reader)
+        try fs.stop()
+    }
+
+    /// A value that says its own length and tag, so any read of it can be checked on its own.
+    static func selfDescribing(_ size: Int, _ tag: Int) -> String {
+        let header = "len=\(size) tag=\(tag)\n"
+        return header + String(repeating: "x", count: size - header.utf8.count)
+    }
+
+    @Test func readsUnderAlternatingSizesAreAlwaysOneWholeVersion() throws {
+        let (fs, path) = try mountedWithSecret(Self.selfDescribing(30, 0))
+        let stop = LockedCounter()
+        let writer = Thread {
+            var tag = 1
+            while stop.value == 0 {
+                _ = try? fs.cli("secret", "set", "payments/prod/k", stdin: Self.selfDescribing([30, 3_000, 100_000][tag % 3], tag))
+                tag += 1
+            }
+        }
+        writer.start()
+        var torn: [String] = []
+        let deadline = Date().addingTimeInterval(8)
+        var reads = 0
+        while Date() < deadline {
+            guard case .success(let bytes) = POSIX.read(path) else { continue }
+            reads += 1
+            let text = String(decoding: bytes, as: UTF8.self)
+            let declared = text.split(separator: "\n").first.flatMap { $0.split(separator: " ").first }.flatMap { Int($0.dropFirst(4)) }
+            if declared != bytes.count { torn.append("\(bytes.count) bytes: \(text.prefix(24))") }
+        }
+        stop.increment()
+        while !writer.isFinished { usleep(10_000) }
+        #expect(reads > 100)
+        #expect(torn.isEmpty, "\(torn.count) of \(reads) reads torn: \(torn.prefix(5))")
+        try fs.stop()
+    }
+
+    @Test func aDeleteThroughTheMountLeavesNoSealedByteInTheStateDirectory() throws {
+        let (fs, path) = try mountedWithSecret("keep me")
+        let value = (0..<3000).map { _ in UInt8.random(in: 0...255) }
+        #expect(POSIX.write(fs.path("payments/prod/doomed"), value) == nil)
+        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        let row = try #require(try database.queryFirst("SELECT v.nonce, v.ciphertext, v.wrapped_key FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'doomed'"))
+        let sealed = [try #require(row.blob(0)), Array(try #require(row.blob(1)).prefix(48)), try #require(row.blob(2))]
+        #expect(unlink(fs.path("payments/prod/doomed")) == 0)
+        for file in allFiles(under: fs.state) {
+            for needle in sealed { #expect(!fileContains(file, needle), "sealed bytes of a deleted secret in \(file)") }
+        }
+        #expect(POSIX.read(path) == .success(Array("keep me".utf8)))
+        try fs.stop()
+        try fs.cli("secret", "set", "payments/prod/cli-doomed", stdin: "by the CLI")
+        let cliRow = try #require(try database.queryFirst("SELECT v.nonce FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'cli-doomed'"))
+        try fs.cli("secret", "rm", "payments/prod/cli-doomed")
+        for file in allFiles(under: fs.state) { #expect(!fileContains(file, try #require(cliRow.blob(0))), "sealed bytes of a deleted secret in \(file)") }
+    }
+
+    @Test func aLockHeldElsewhereForSixSecondsDelaysWritesButFailsNone() throws {
+        let (fs, _) = try mountedWithSecret("before")
+        // Another process takes the write lock and keeps it for six seconds (past SQLite's own busy timeout).
+        let released = LockedCounter()
+        let marker = fs.directory.file("locked")
+        let script = "import sqlite3, time, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); open(sys.argv[2], 'w').close(); time.sleep(6); c.execute('COMMIT')"
+        let state = fs.state
+        Thread {
+            _ = try? runProgram("/usr/bin/python3", ["-c", script, "\(state)/secretfs.db", marker])
+            released.increment()
+        }.start()
+        while !FileManager.default.fileExists(atPath: marker) { usleep(10_000) }
+        let cli = try fs.cli("secret", "set", "payments/prod/k", stdin: "by the CLI", allowFailure: true)
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(POSIX.write(fs.path("payments/prod/m"), Array("by the mount".utf8)) == nil)
+        #expect(released.value == 1)
+        #expect(POSIX.read(fs.path("payments/prod/m")) == .success(Array("by the mount".utf8)))
+        let audit = try fs.cli("audit").output
+        #expect(audit.contains("payments/prod/m"))
+        try fs.stop()
+    }
+}
