@@ -33,6 +33,8 @@ final class OpenFile: @unchecked Sendable {
         get { identityLock.withLock { isOrphaned } }
         set { identityLock.withLock { isOrphaned = newValue } }
     }
+    /// Created by this handle, which has neither written nor truncated since (guarded by `lock`).
+    var onlyCreates = false
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
     /// For a writer through the page cache, whether the kernel's pages still hold exactly

@@ -162,14 +162,17 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let caller = Caller.currentRequest()
             guard flags.writes else { return try openForReading(secret, caller: caller) }
             try refuseWhenReadOnly()
-            guard let summary = try service.checkWritable(secret) else { throw Errno.noSuchFile }
+            let summary = try service.checkWritable(secret)
+            // Created by another handle and not committed yet: the file exists, empty, as on any
+            // file system (two processes opening the same new name with O_CREAT both succeed).
+            guard summary != nil || hasPendingCreation(secret) else { throw Errno.noSuchFile }
             coherence.writerOpened(secret)
             do {
-                let content = flags.truncates ? SecureBytes() : try service.read(secret, caller: caller).value
+                let content = flags.truncates || summary == nil ? SecureBytes() : try service.read(secret, caller: caller).value
                 // Only a writer starting from empty content sees the same file as the kernel's page cache.
                 let cached = flags.truncates && coherence.beginCachedWrite(secret)
-                let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary.kind,
-                                                       dirty: flags.truncates && summary.size > 0, writesThroughPageCache: cached))
+                let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary?.kind ?? .file,
+                                                       dirty: flags.truncates && (summary?.size ?? 0) > 0, writesThroughPageCache: cached))
                 return OpenedFile(handle: handle, usesPageCache: cached, keepsCachedPages: false, skipsFlush: false)
             } catch {
                 coherence.writerClosed(secret)
@@ -201,13 +204,25 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             // A writer opened it meanwhile, or it changed: read in full; this open's read event is recorded.
             recorded = true
         }
-        let (value, version, kind) = try service.read(secret, caller: caller, audited: !recorded)
+        let (value, version, kind): (SecureBytes, SecretVersion, SecretKind)
+        do {
+            (value, version, kind) = try service.read(secret, caller: caller, audited: !recorded)
+        } catch let error as SecretError where error.code == .notFound && hasPendingCreation(secret) {
+            // Created through the mount and not committed yet: it reads as the empty file it is so far.
+            let file = OpenFile(path: secret, writable: false, appends: false, content: SecureBytes(), kind: .file, dirty: false)
+            return OpenedFile(handle: openFiles.insert(file), usesPageCache: false, skipsFlush: true)
+        }
         let key = VersionKey(version)
         // A reference's value can change at its source without a new version, so the kernel never caches it.
         let cached = version.payload.remoteReference == nil && coherence.beginCachedRead(secret, key) && stillCurrent(secret, key, since: stamp)
         if cached { coherence.verifiedRead(secret, key) }
         let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil, snapshotVersion: key)
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
+    }
+
+    /// Whether a handle created `secret` through the mount and has not committed it yet.
+    private func hasPendingCreation(_ secret: SecretPath) -> Bool {
+        openFiles.writers(of: secret).contains { !$0.orphaned }
     }
 
     /// Whether nothing has committed since `stamp`, checked after registering a page-cache reader
@@ -238,7 +253,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             coherence.writerOpened(secret)
             // Written through the page cache, a copied-in file can be read back from it (see writerClosed).
             let cached = coherence.beginCachedWrite(secret)
-            let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true, writesThroughPageCache: cached))
+            let file = OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true, writesThroughPageCache: cached)
+            // Only the creation itself is to commit (an empty file) unless it writes.
+            file.onlyCreates = true
+            let handle = openFiles.insert(file)
             return OpenedFile(handle: handle, usesPageCache: cached, keepsCachedPages: false, skipsFlush: false)
         }
     }
@@ -278,6 +296,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             open.content.write(data, at: position)
             open.attributeMark = coherence.attributeMark()
             open.dirty = true
+            open.onlyCreates = false
             open.commitFailed = false
             return data.count
         }
@@ -293,6 +312,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 open.lock.withLock {
                     open.content.resize(to: size)
                     open.dirty = true
+                    open.onlyCreates = false
                     open.commitFailed = false
                 }
                 return
@@ -347,6 +367,12 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             try open.lock.withLock {
                 guard open.writable, open.dirty, !open.orphaned else { return }
+                // A handle that created the file and wrote nothing commits the empty file only if
+                // nobody else (another handle on the same new name) committed it meanwhile.
+                if open.onlyCreates, (try? service.secret(at: open.path)) != nil {
+                    open.dirty = false
+                    return
+                }
                 do {
                     let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)

@@ -109,4 +109,38 @@ import Testing
         #expect(audit.contains("payments/prod/m"))
         try fs.stop()
     }
+
+    @Test func twoOpensWithOCreatOfOneNewNameBothSucceedAndTheWriterWins() throws {
+        let (fs, _) = try mountedWithSecret("other")
+        let path = fs.path("payments/prod/new")
+        SpawnGate.exclusive {
+            let creator = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            #expect(creator >= 0)
+            let second = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            #expect(second >= 0, "second O_CREAT open: \(String(cString: strerror(errno)))")
+            let reader = open(path, O_RDONLY | O_CLOEXEC)
+            #expect(reader >= 0, "read open of a created file: \(String(cString: strerror(errno)))")
+            #expect(POSIX.readAll(reader) == .success([]))
+            close(reader)
+            #expect(write(second, "written", 7) == 7)
+            #expect(close(second) == 0)
+            // The creator wrote nothing: closing it must not replace what the other handle committed.
+            #expect(close(creator) == 0)
+        }
+        #expect(try fs.cli("secret", "get", "payments/prod/new").output == "written")
+        #expect(try fs.cli("secret", "history", "payments/prod/new").output.components(separatedBy: "\n").filter { $0.contains("uid") }.count == 1)
+        // Many processes racing to create one name: none gets ENOENT.
+        let failures = LockedCounter()
+        let group = DispatchGroup()
+        for index in 0..<8 {
+            DispatchQueue.global().async(group: group) {
+                let result = try? runProgram("/bin/sh", ["-c", "printf 'racer-\(index)' > '\(fs.path("payments/prod/raced"))'"])
+                if result?.status != 0 { failures.increment() }
+            }
+        }
+        group.wait()
+        #expect(failures.value == 0)
+        #expect(try fs.cli("secret", "get", "payments/prod/raced").output.hasPrefix("racer-"))
+        try fs.stop()
+    }
 }
