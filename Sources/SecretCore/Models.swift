@@ -68,9 +68,15 @@ public struct SecretSummary: Sendable, Equatable {
     public let createdAt: Date
     /// When the current version was written.
     public let updatedAt: Date
+    /// The MAC over the secret row and its current version's size and time (see `MetadataAuthenticator`).
+    public let tag: [UInt8]?
+    /// Set by the service when the tag does not match (or the row's current version is missing):
+    /// the row was altered outside secretfs, and the secret cannot be read until rewritten or removed.
+    public var damaged: Bool = false
 
     /// Creates a record.
-    public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date) {
+    public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {
+        self.tag = tag
         self.id = id
         self.environmentID = environmentID
         self.path = path
@@ -125,9 +131,12 @@ public struct SecretVersion: Sendable, Equatable {
     public let createdAt: Date
     /// Who wrote it (user and program).
     public let creator: String
+    /// The MAC over this row's metadata (see `MetadataAuthenticator`); nil until the service tags it.
+    public var tag: [UInt8]?
 
     /// Creates a record.
-    public init(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, size: Int, createdAt: Date, creator: String) {
+    public init(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, size: Int, createdAt: Date, creator: String, tag: [UInt8]? = nil) {
+        self.tag = tag
         self.secretID = secretID
         self.number = number
         self.managerID = managerID

@@ -16,12 +16,16 @@ public final class SecretService: Sendable {
         /// Hold read events in memory until `recordDeferredAudits()` writes them in one transaction,
         /// instead of one write transaction per read (the daemon, whose reads are its hot path).
         public var defersReadAudits: Bool
+        /// The caller shows every failure to its user itself (the CLI's one-line error), so
+        /// failures are logged at debug level only instead of a second time as errors.
+        public var callerReportsFailures: Bool
 
         /// Creates options.
-        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil, defersReadAudits: Bool = false) {
+        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil, defersReadAudits: Bool = false, callerReportsFailures: Bool = false) {
             self.maximumValueSize = maximumValueSize
             self.delegateSelectors = delegateSelectors
             self.defersReadAudits = defersReadAudits
+            self.callerReportsFailures = callerReportsFailures
         }
     }
 
@@ -32,6 +36,8 @@ public final class SecretService: Sendable {
     /// The store holding all state.
     public let store: any SecretStore
     let managers: any ManagerProvider
+    /// Tags and checks the metadata of secret and version rows.
+    let integrity: any MetadataAuthenticator
     let options: Options
     let logger: Logger
     /// Read events not yet written (only with `defersReadAudits`).
@@ -40,9 +46,10 @@ public final class SecretService: Sendable {
     private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Creates a service over a store and a manager provider.
-    public init(store: any SecretStore, managers: any ManagerProvider, options: Options = Options(), logger: Logger) {
+    public init(store: any SecretStore, managers: any ManagerProvider, integrity: any MetadataAuthenticator, options: Options = Options(), logger: Logger) {
         self.store = store
         self.managers = managers
+        self.integrity = integrity
         self.options = options
         self.logger = logger
     }
@@ -218,19 +225,19 @@ public final class SecretService: Sendable {
                     throw SecretError(.notFound, "no application '\(app)'")
                 }
             }
-            return try tx.secrets(matching: filter)
+            return try tx.secrets(matching: filter).map(verified)
         }
     }
 
     /// One secret's metadata; never decrypts.
     public func secret(at path: SecretPath) throws -> SecretSummary {
-        try store.read { try Self.requireSecret($0, path) }
+        try store.read { try requireSecret($0, path) }
     }
 
     /// All versions of a secret, oldest first.
     public func history(of path: SecretPath) throws -> [SecretVersion] {
         try store.read { tx in
-            let secret = try Self.requireSecret(tx, path)
+            let secret = try requireSecret(tx, path)
             return try tx.versions(secretID: secret.id)
         }
     }
@@ -242,17 +249,22 @@ public final class SecretService: Sendable {
     public func read(_ path: SecretPath, version requested: Int? = nil, caller: Caller, audited: Bool = true) throws -> (value: SecureBytes, version: SecretVersion, kind: SecretKind) {
         try reading(path, caller: caller, audited: audited) { versionNumber in
             let (version, descriptor, kind) = try store.read { tx -> (SecretVersion, ManagerDescriptor, SecretKind) in
-                let secret = try Self.requireSecret(tx, path)
+                let secret = try requireSecret(tx, path)
                 let number = requested ?? secret.version
                 versionNumber = number
-                guard let version = try tx.version(secretID: secret.id, number: number) else {
+                guard let version = try loadVersion(tx, of: secret, number: number) else {
                     throw SecretError(.notFound, "secret '\(path)' has no version \(number)")
                 }
-                return (version, try Self.requireManager(tx, id: version.managerID, of: path), secret.kind)
+                return (try verified(version, at: path), try Self.requireManager(tx, id: version.managerID, of: path), secret.kind)
             }
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
             let value = try managers.manager(for: descriptor).open(version.payload, context: context)
+            // Size, content and version belong together: a sealed value whose plaintext is not the
+            // size its row records was not written by secretfs.
+            if version.payload.remoteReference == nil && value.count != version.size {
+                throw SecretError(.tampered, "secret '\(path)' version \(version.number) decrypted to \(value.count) bytes where its row records \(version.size): the database was altered")
+            }
             return ((value, version, kind), version.number)
         }
     }
@@ -266,7 +278,7 @@ public final class SecretService: Sendable {
         var matched = false
         try reading(path, caller: caller, audited: true) { versionNumber in
             let (secret, descriptor) = try store.read { tx -> (SecretSummary, ManagerDescriptor) in
-                let secret = try Self.requireSecret(tx, path)
+                let secret = try requireSecret(tx, path)
                 versionNumber = secret.version
                 return (secret, try Self.requireManager(tx, id: secret.managerID, of: path))
             }
@@ -337,10 +349,12 @@ public final class SecretService: Sendable {
                     // writer committed meanwhile, seal again for what is current now.
                     guard try plan.stillHolds(tx, at: path) else { return nil }
                     // A new secret's row names its first version at once: one statement less per new file.
-                    let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number)
-                    let version = SecretVersion(secretID: secretID, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
+                    let draft = SecretVersion(secretID: 0, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
+                    let rowTag = secretTag(path, kind: plan.existing?.kind ?? kind, current: draft)
+                    let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number, tag: rowTag)
+                    let version = tagged(SecretVersion(secretID: secretID, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: draft.createdAt, creator: caller.creatorLabel), at: path)
                     try tx.insertVersion(version)
-                    if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id) }
+                    if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id, tag: rowTag) }
                     // The event commits with the version it records: one transaction, one sync.
                     try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
                     return (version, tx.stampAfterCommit())
@@ -393,7 +407,8 @@ public final class SecretService: Sendable {
     public func remove(_ path: SecretPath, caller: Caller) throws {
         do {
             let secret = try store.read { tx -> SecretSummary in
-                let secret = try Self.requireSecret(tx, path)
+                // A damaged secret can still be removed: that is how an operator clears it.
+                let secret = try requireSecret(tx, path, allowingDamage: true)
                 // Deleting is using the manager too (it may delete the remote value): the daemon needs its selectors.
                 if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
                 return secret
@@ -430,7 +445,7 @@ public final class SecretService: Sendable {
         do {
             let moved = try optimistically("rename '\(label)'") { () -> RenamePlan? in
                 let plan = try store.read { tx -> RenamePlan in
-                    let secret = try Self.requireSecret(tx, source)
+                    let secret = try requireSecret(tx, source)
                     try Self.refuseLinked(tx, secret)
                     let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
                     let replaced = try tx.secret(at: destination)
@@ -438,7 +453,8 @@ public final class SecretService: Sendable {
                     // Within its environment a secret keeps its manager; moved elsewhere, the destination's rules choose.
                     let existing = replaced ?? (secret.environmentID == targetEnv.id ? secret : nil)
                     let target = try writableManager(tx, for: destination, in: targetEnv, existing: existing, named: nil)
-                    let versions = replaced == nil ? try tx.versions(secretID: secret.id) : try tx.version(secretID: secret.id, number: secret.version).map { [$0] } ?? []
+                    let versions = try (replaced == nil ? try tx.versions(secretID: secret.id) : try tx.version(secretID: secret.id, number: secret.version).map { [$0] } ?? [])
+                        .map { try verified($0, at: source) }
                     guard !versions.isEmpty else { throw SecretError(.corruptStore, "secret '\(source)' has no current version") }
                     let sealers = try versions.map { try sealer(tx, of: $0, at: source) }
                     return RenamePlan(secret: secret, replaced: replaced, targetEnv: targetEnv, target: target, versions: versions, sealers: sealers)
@@ -455,16 +471,21 @@ public final class SecretService: Sendable {
                     var resultVersion: Int?
                     if let replaced = plan.replaced, let current = plan.versions.first, let payload = payloads.first {
                         let number = replaced.version + 1
-                        try tx.insertVersion(SecretVersion(secretID: replaced.id, number: number, managerID: plan.target.id, payload: payload, size: current.size, createdAt: Date(), creator: caller.creatorLabel))
-                        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id)
+                        let version = tagged(SecretVersion(secretID: replaced.id, number: number, managerID: plan.target.id, payload: payload, size: current.size, createdAt: Date(), creator: caller.creatorLabel), at: destination)
+                        try tx.insertVersion(version)
+                        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id, tag: secretTag(destination, kind: replaced.kind, current: version))
                         try tx.deleteSecret(id: plan.secret.id)
                         resultVersion = number
                     } else {
+                        var current: SecretVersion?
                         for (version, payload) in zip(plan.versions, payloads) {
-                            try tx.replacePayload(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload)
+                            let moved = tagged(SecretVersion(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload, size: version.size, createdAt: version.createdAt, creator: version.creator), at: destination)
+                            try tx.replacePayload(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload, tag: moved.tag)
+                            if version.number == plan.secret.version { current = moved }
                         }
+                        guard let current else { throw SecretError(.corruptStore, "secret '\(source)' has no current version") }
                         try tx.moveSecret(id: plan.secret.id, toEnvironmentID: plan.targetEnv.id, name: destination.name)
-                        try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id)
+                        try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id, tag: secretTag(destination, kind: plan.secret.kind, current: current))
                     }
                     try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
                     return plan
@@ -517,8 +538,9 @@ public final class SecretService: Sendable {
                 if try tx.secret(at: path) != nil {
                     throw SecretError(.alreadyExists, "secret '\(path)' already exists")
                 }
-                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1)
-                let version = SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
+                let draft = SecretVersion(secretID: 0, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
+                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1, tag: secretTag(path, kind: kind, current: draft))
+                let version = tagged(SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: draft.createdAt, creator: caller.creatorLabel), at: path)
                 try tx.insertVersion(version)
                 try tx.appendAudit(Self.event(.write, path.description, version: 1, caller: caller, result: nil))
                 return version
@@ -535,7 +557,7 @@ public final class SecretService: Sendable {
     /// When the current value of a reference secret was last fetched from its store; nil for others.
     public func fetchedAt(_ path: SecretPath) throws -> Date? {
         let (version, descriptor) = try store.read { tx -> (SecretVersion?, ManagerDescriptor?) in
-            let secret = try Self.requireSecret(tx, path)
+            let secret = try requireSecret(tx, path)
             let version = try tx.version(secretID: secret.id, number: secret.version)
             return (version, try version.flatMap { try tx.manager(id: $0.managerID) })
         }
@@ -621,7 +643,8 @@ public final class SecretService: Sendable {
     }
 
     private func logFailure(_ error: SecretError, action: String, path: String) {
-        let level: Logger.Level = [.tampered, .managerUnavailable, .corruptStore, .internalError, .accessDenied].contains(error.code) ? .error : .debug
+        let serious: Set<SecretError.Code> = [.tampered, .managerUnavailable, .corruptStore, .internalError, .accessDenied]
+        let level: Logger.Level = serious.contains(error.code) && !options.callerReportsFailures ? .error : .debug
         logger.log(level: level, "\(action) failed", metadata: ["secret": "\(path)", "code": "\(error.code.rawValue)", "error": "\(error.message)"])
     }
 
@@ -652,11 +675,19 @@ public final class SecretService: Sendable {
     /// secret that holds every version); linked secrets are not ours to delete. Reads the store
     /// in a transaction of its own, then calls the manager outside it.
     private func discardRemoteValues(of secret: SecretSummary) throws {
-        let found = try store.read { tx -> (SecretVersion, ManagerDescriptor)? in
-            guard let current = try tx.version(secretID: secret.id, number: secret.version),
-                  let reference = RemoteReference.of(current.payload), !reference.linked,
-                  let descriptor = try tx.manager(id: current.managerID) else { return nil }
-            return (current, descriptor)
+        // A damaged row's reference cannot be trusted to name our remote value: leave the remote store alone.
+        guard !secret.damaged else { return }
+        let found: (SecretVersion, ManagerDescriptor)?
+        do {
+            found = try store.read { tx -> (SecretVersion, ManagerDescriptor)? in
+                guard let current = try tx.version(secretID: secret.id, number: secret.version).map({ try verified($0, at: secret.path) }),
+                      let reference = RemoteReference.of(current.payload), !reference.linked,
+                      let descriptor = try tx.manager(id: current.managerID) else { return nil }
+                return (current, descriptor)
+            }
+        } catch let error as SecretError where error.code == .tampered {
+            logger.warning("not deleting the remote value of a damaged secret; check its source", metadata: ["secret": "\(secret.path)"])
+            return
         }
         guard let (current, descriptor) = found else { return }
         let context = EncryptionContext(path: secret.path, version: current.number, managerID: descriptor.id)
@@ -685,10 +716,74 @@ public final class SecretService: Sendable {
         return descriptor
     }
 
-    static func requireSecret(_ tx: any StoreTransaction, _ path: SecretPath) throws -> SecretSummary {
-        if let secret = try tx.secret(at: path) { return secret }
-        _ = try requireEnvironment(tx, path.application, path.environment)
+    /// The secret at `path`, whose metadata must verify unless `allowingDamage` (removing it).
+    func requireSecret(_ tx: any StoreTransaction, _ path: SecretPath, allowingDamage: Bool = false) throws -> SecretSummary {
+        if let secret = try tx.secret(at: path) {
+            let checked = verified(secret)
+            if checked.damaged && !allowingDamage { throw Self.damaged(path) }
+            return checked
+        }
+        _ = try Self.requireEnvironment(tx, path.application, path.environment)
         throw SecretError(.notFound, "no secret '\(path)'")
+    }
+
+    // MARK: Metadata tags
+
+    /// `summary`, marked damaged when its tag does not match its row.
+    private func verified(_ summary: SecretSummary) -> SecretSummary {
+        var checked = summary
+        let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt)
+        checked.damaged = !integrity.verify(summary.tag, message)
+        return checked
+    }
+
+    /// Version `number` of `secret` as stored, with a damaged row's error naming the secret.
+    private func loadVersion(_ tx: any StoreTransaction, of secret: SecretSummary, number: Int) throws -> SecretVersion? {
+        do {
+            return try tx.version(secretID: secret.id, number: number)
+        } catch let error as SecretError where error.code == .tampered {
+            throw SecretError(.tampered, "secret '\(secret.path)' version \(number): \(error.message)")
+        }
+    }
+
+    /// `version` of the secret at `path`, refused when its tag does not match its row.
+    private func verified(_ version: SecretVersion, at path: SecretPath) throws -> SecretVersion {
+        guard integrity.verify(version.tag, MetadataMessage.version(version, at: path)) else {
+            throw SecretError(.tampered, "secret '\(path)' version \(version.number): its stored metadata was altered outside secretfs (tag mismatch)")
+        }
+        return version
+    }
+
+    /// `version`, tagged for `path`.
+    private func tagged(_ version: SecretVersion, at path: SecretPath) -> SecretVersion {
+        var tagged = version
+        tagged.tag = integrity.tag(MetadataMessage.version(version, at: path))
+        return tagged
+    }
+
+    /// The tag of the secret row at `path` whose current version is `current`.
+    private func secretTag(_ path: SecretPath, kind: SecretKind, current: SecretVersion) -> [UInt8] {
+        integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt))
+    }
+
+    private static func damaged(_ path: SecretPath) -> SecretError {
+        SecretError(.tampered, "secret '\(path)': its stored metadata was altered outside secretfs (tag mismatch); remove it (secretfs secret rm) and set it again")
+    }
+
+    /// Tags every secret and version row that has no tag: run once, by the process that adds tags
+    /// to an older database, inside the migration's transaction.
+    public static func tagUntaggedRows(_ tx: any StoreTransaction, with integrity: any MetadataAuthenticator) throws {
+        var secretTags: [(id: Int64, tag: [UInt8])] = []
+        var versionTags: [(secretID: Int64, number: Int, tag: [UInt8])] = []
+        for summary in try tx.secrets(matching: ScopeFilter()) {
+            if summary.tag == nil {
+                secretTags.append((summary.id, integrity.tag(MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt))))
+            }
+            for version in try tx.versions(secretID: summary.id) where version.tag == nil {
+                versionTags.append((summary.id, version.number, integrity.tag(MetadataMessage.version(version, at: summary.path))))
+            }
+        }
+        try tx.setUntaggedTags(secrets: secretTags, versions: versionTags)
     }
 
     /// Any error as a domain error; unknown ones become `internalError` with the cause kept for logs.

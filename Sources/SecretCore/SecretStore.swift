@@ -48,9 +48,9 @@ public protocol StoreTransaction {
     func secret(at path: SecretPath) throws -> SecretSummary?
     func secretCount(environmentID: Int64) throws -> Int
     /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int) throws -> Int64
-    /// Points the secret at a new current version, whose manager it now reports.
-    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64) throws
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, tag: [UInt8]?) throws -> Int64
+    /// Points the secret at a new current version, whose manager it now reports, with the row's new tag.
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
     func deleteSecret(id: Int64) throws
 
@@ -59,7 +59,9 @@ public protocol StoreTransaction {
     func version(secretID: Int64, number: Int) throws -> SecretVersion?
     func versions(secretID: Int64) throws -> [SecretVersion]
     /// Replaces a version's sealed payload and manager (re-encryption after a rename).
-    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws
+    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, tag: [UInt8]?) throws
+    /// Sets the tags of rows written before tags existed (the schema migration that added them).
+    func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws
 
     // Commit stamps
     /// In a write transaction, the `SecretStore.commitStamp` the store will show once this

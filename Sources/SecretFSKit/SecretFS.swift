@@ -19,7 +19,8 @@ public enum SecretFS {
     public static func initialize(_ state: StateDirectory, logger: Logger) throws -> StateDirectory.InitializationReport {
         var report = try state.createMissing()
         try state.checkPermissions()
-        let store = try SQLiteSecretStore(path: state.databasePath, create: true, logger: logger)
+        let integrity = MasterKeyAuthenticator(masterKey: try state.loadMasterKey())
+        let store = try SQLiteSecretStore(path: state.databasePath, create: true, tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
         let addedBuiltin = try store.write { tx -> Bool in
             let managers = try tx.managers()
             if managers.isEmpty {
@@ -39,9 +40,12 @@ public enum SecretFS {
     /// wait for the WAL to be copied into the database.
     public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), checkpointsInBackground: Bool = false, logger: Logger) throws -> SecretService {
         try state.checkPermissions()
-        let store = try SQLiteSecretStore(path: state.databasePath, create: false, checkpointsInBackground: checkpointsInBackground, logger: logger)
-        let registry = ManagerRegistry(masterKey: try state.loadMasterKey(), logger: logger)
-        return SecretService(store: store, managers: registry, options: options, logger: logger)
+        let masterKey = try state.loadMasterKey()
+        let integrity = MasterKeyAuthenticator(masterKey: masterKey)
+        let store = try SQLiteSecretStore(path: state.databasePath, create: false, checkpointsInBackground: checkpointsInBackground,
+                                          tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
+        let registry = ManagerRegistry(masterKey: masterKey, logger: logger)
+        return SecretService(store: store, managers: registry, integrity: integrity, options: options, logger: logger)
     }
 }
 

@@ -28,12 +28,15 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     /// Refuses a file that is not a secretfs database or whose schema is newer than this build.
     /// With `checkpointsInBackground`, a thread with its own connection copies the WAL into the
     /// database, so commits do not wait for it.
-    public init(path: String, create: Bool, checkpointsInBackground: Bool = false, logger: Logger) throws {
+    ///
+    /// `tagging` runs inside the migration's transaction when it adds metadata tags (schema 4) to
+    /// a database that had none, to tag the rows already there (see `SecretService.tagUntaggedRows`).
+    public init(path: String, create: Bool, checkpointsInBackground: Bool = false, tagging: ((any StoreTransaction) throws -> Void)? = nil, logger: Logger) throws {
         self.logger = logger
         let database: Database
         do {
             database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite)
-            try Self.prepare(database, path: path, logger: logger)
+            try Self.prepare(database, path: path, tagging: tagging, logger: logger)
             checkpointer = checkpointsInBackground ? try BackgroundCheckpointer(path: path, logger: logger) : nil
         } catch let error as SQLiteError {
             throw Self.translate(error, path: path)
@@ -186,7 +189,10 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     /// The schema version this build writes.
     public static var schemaVersion: Int { Schema.latestVersion }
 
-    private static func prepare(_ database: Database, path: String, logger: Logger) throws {
+    /// The schema version that added metadata tags.
+    static let taggedSchemaVersion = 4
+
+    private static func prepare(_ database: Database, path: String, tagging: ((any StoreTransaction) throws -> Void)?, logger: Logger) throws {
         // Reading application_id fails with SQLITE_NOTADB on a file that is not SQLite at all.
         let applicationID = Int32(truncatingIfNeeded: try database.queryFirst("PRAGMA application_id")?.int(0) ?? 0)
         let version = try database.queryFirst("PRAGMA user_version")?.int(0) ?? 0
@@ -209,6 +215,9 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
             for index in version..<Schema.latestVersion {
                 try database.execute(Schema.migrations[index])
                 logger.debug("applied schema migration", metadata: ["version": "\(index + 1)"])
+            }
+            if version < taggedSchemaVersion, let tagging {
+                try tagging(SQLiteTransaction(database: database, managerCache: ManagerCache()))
             }
             try database.execute("PRAGMA application_id = \(Schema.applicationID)")
             try database.execute("PRAGMA user_version = \(Schema.latestVersion)")

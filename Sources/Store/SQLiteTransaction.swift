@@ -158,19 +158,21 @@ struct SQLiteTransaction: StoreTransaction {
         return ManagerDescriptor(
             id: id, name: try ResourceName(row.string(1)), type: type, config: try Self.decode(row.string(3)),
             sealedCredentials: row.blob(4), isDefault: row.int(5) == 1, scopes: scopes, selectors: selectors,
-            createdAt: Date(storeMilliseconds: row.int(6)))
+            createdAt: Date(storeMilliseconds: row.time(6)))
     }
 
     // MARK: Secrets
 
+    /// Secret columns. The version and manager joins are outer: a row whose current version or
+    /// manager is missing (a damaged database) is still listed, and its tag then fails.
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
-               v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id)
+               v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
-        JOIN managers m ON m.id = s.manager_id
-        JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+        LEFT JOIN managers m ON m.id = s.manager_id
+        LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
         """
 
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
@@ -194,14 +196,23 @@ struct SQLiteTransaction: StoreTransaction {
         try database.queryFirst("SELECT count(*) FROM secrets WHERE environment_id = ?", [environmentID])?.int(0) ?? 0
     }
 
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int) throws -> Int64 {
-        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version) VALUES (?, ?, ?, ?, ?)",
-                         [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion])
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, tag: [UInt8]?) throws -> Int64 {
+        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version, tag) VALUES (?, ?, ?, ?, ?, ?)",
+                         [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion, tag])
         return database.lastInsertRowID
     }
 
-    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64) throws {
-        try database.run("UPDATE secrets SET current_version = ?, manager_id = ? WHERE id = ?", [version, managerID, secretID])
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws {
+        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ? WHERE id = ?", [version, managerID, tag, secretID])
+    }
+
+    func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
+        for secret in secrets {
+            try database.run("UPDATE secrets SET tag = ? WHERE id = ? AND tag IS NULL", [secret.tag, secret.id])
+        }
+        for version in versions {
+            try database.run("UPDATE secret_versions SET tag = ? WHERE secret_id = ? AND version = ? AND tag IS NULL", [version.tag, version.secretID, version.number])
+        }
     }
 
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws {
@@ -223,7 +234,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     /// Version columns; a ciphertext stored in pieces has `chunk_count` (column 11) above zero.
     private static let versionColumns = """
-        SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count
+        SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count, tag
         FROM secret_versions
         """
 
@@ -231,10 +242,10 @@ struct SQLiteTransaction: StoreTransaction {
         let payload = version.payload
         let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
         try database.run("""
-            INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, ciphertext, chunk_count)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO secret_versions (secret_id, version, manager_id, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, tag, ciphertext, chunk_count)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [version.secretID, version.number, version.managerID, payload.nonce, payload.wrappedKey,
-                  payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator,
+                  payload.keyReference, payload.remoteReference, version.size, version.createdAt.storeMilliseconds, version.creator, version.tag,
                   chunked ? [] : payload.ciphertext, chunked ? Self.chunkCount(payload.ciphertext.count) : 0])
         if chunked { pendingPieces.append(secretID: version.secretID, number: version.number, ciphertext: payload.ciphertext) }
     }
@@ -266,16 +277,16 @@ struct SQLiteTransaction: StoreTransaction {
         try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(version)
     }
 
-    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload) throws {
+    func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, tag: [UInt8]?) throws {
         let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
         effects.removedValues = true
         pendingPieces.discard(secretID: secretID, number: number)
         try database.run("DELETE FROM secret_version_chunks WHERE secret_id = ? AND version = ?", [secretID, number])
         try database.run("""
-            UPDATE secret_versions SET manager_id = ?, ciphertext = ?, chunk_count = ?, nonce = ?, wrapped_key = ?, key_reference = ?, remote_reference = ?
+            UPDATE secret_versions SET manager_id = ?, ciphertext = ?, chunk_count = ?, nonce = ?, wrapped_key = ?, key_reference = ?, remote_reference = ?, tag = ?
             WHERE secret_id = ? AND version = ?
             """, [managerID, chunked ? [] : payload.ciphertext, chunked ? Self.chunkCount(payload.ciphertext.count) : 0,
-                  payload.nonce, payload.wrappedKey, payload.keyReference, payload.remoteReference, secretID, number])
+                  payload.nonce, payload.wrappedKey, payload.keyReference, payload.remoteReference, tag, secretID, number])
         if chunked { pendingPieces.append(secretID: secretID, number: number, ciphertext: payload.ciphertext) }
     }
 
@@ -320,7 +331,7 @@ struct SQLiteTransaction: StoreTransaction {
             SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY time, id
             """, [since?.storeMilliseconds ?? Int64.min]).map { row in
             AuditEvent(
-                time: Date(storeMilliseconds: row.int(0)),
+                time: Date(storeMilliseconds: row.time(0)),
                 caller: Caller(uid: UInt32(truncatingIfNeeded: row.int(1)), gid: UInt32(truncatingIfNeeded: row.int(2)), pid: Int32(truncatingIfNeeded: row.int(3)), process: row.string(4)),
                 action: AuditEvent.Action(rawValue: row.string(5)) ?? .read,
                 path: row.string(6), version: row.optionalInt(7), result: row.string(8))
@@ -330,35 +341,50 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Row mapping
 
     private static func application(_ row: Row) throws -> Application {
-        Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.int(2)))
+        Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.time(2)))
     }
 
     private static func environment(_ row: Row) throws -> Environment {
         guard let type = EnvironmentType(rawValue: row.string(3)) else {
             throw SecretError(.corruptStore, "environment '\(row.string(1))/\(row.string(2))' has unknown type")
         }
-        return Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.int(4)))
+        return Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.time(4)))
     }
 
     private static func secret(_ row: Row) throws -> SecretSummary {
         let path = SecretPath(application: try ResourceName(row.string(2)), environment: try ResourceName(row.string(3)), name: try ResourceName(row.string(4)))
         return SecretSummary(
             id: Int64(row.int(0)), environmentID: Int64(row.int(1)), path: path, kind: SecretKind(rawValue: row.string(5)) ?? .file,
-            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: row.int(9),
-            createdAt: Date(storeMilliseconds: row.int(11)), updatedAt: Date(storeMilliseconds: row.int(10)))
+            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, row.int(9)),
+            createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
     }
 
     private func version(_ row: Row) throws -> SecretVersion {
         let chunks = row.int(11)
         // Pieces held back by this transaction are read as written.
         try writePendingPieces()
-        let ciphertext = chunks == 0
-            ? row.blob(3) ?? []
-            : try database.concatenatedBlobs("SELECT data FROM secret_version_chunks WHERE secret_id = ? AND version = ? ORDER BY chunk",
-                                             [row.int(0), row.int(1)], capacity: chunks * Self.ciphertextChunkSize)
+        let ciphertext = chunks == 0 ? row.blob(3) ?? [] : try piecedCiphertext(secretID: Int64(row.int(0)), number: row.int(1), chunks: chunks)
         let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
-        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: row.int(8), createdAt: Date(storeMilliseconds: row.int(9)), creator: row.string(10))
+        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: max(0, row.int(8)),
+                             createdAt: Date(storeMilliseconds: row.time(9)), creator: row.string(10), tag: row.blob(12))
     }
+
+    /// A ciphertext stored in `chunks` pieces, joined. The pieces actually stored are counted and
+    /// measured before anything is allocated, so a damaged row's count never sizes a buffer.
+    private func piecedCiphertext(secretID: Int64, number: Int, chunks: Int) throws -> [UInt8] {
+        let stored = try database.queryFirst("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(max(length(data)), 0) FROM secret_version_chunks WHERE secret_id = ? AND version = ?",
+                                             [secretID, number])
+        let (count, total, largest) = (stored?.int(0) ?? 0, stored?.int(1) ?? 0, stored?.int(2) ?? 0)
+        guard count == chunks, largest <= Self.ciphertextChunkSize, total <= Self.largestCiphertext else {
+            throw SecretError(.tampered, "its ciphertext has \(count) stored piece(s) where its row says \(chunks): the database was altered")
+        }
+        return try database.concatenatedBlobs("SELECT data FROM secret_version_chunks WHERE secret_id = ? AND version = ? ORDER BY chunk",
+                                              [secretID, number], capacity: total)
+    }
+
+    /// The largest ciphertext a version may have: a 1 GiB value and its tag, far above any size
+    /// limit a mount or the CLI accepts.
+    static let largestCiphertext = 1 << 30 + 64
 
     private static func encode(_ config: [String: String]) throws -> String {
         let encoder = JSONEncoder()
@@ -375,20 +401,11 @@ struct SQLiteTransaction: StoreTransaction {
     }
 }
 
-extension Date {
-    /// Milliseconds since the epoch, as the store keeps times.
-    ///
-    /// Rounded down after adding a thousandth of a millisecond, as the mount's `VersionKey` does:
-    /// a date read back from the store (milliseconds divided by 1000, give or take a rounding
-    /// error) and the full date it was written from then give the same millisecond, even when
-    /// that date lies in the last thousandth of one.
-    var storeMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000 + 0.001).rounded(.down)) }
-
-    /// The time as it reads back from the store.
-    var storeRounded: Date { Date(storeMilliseconds: Int(storeMilliseconds)) }
-
-    init(storeMilliseconds: Int) {
-        self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
+extension Row {
+    /// A time column in milliseconds, clamped to the range a store holds (a damaged row's time
+    /// then fails its tag instead of overflowing whoever converts it).
+    func time(_ column: Int) -> Int64 {
+        Int64(max(0, min(253_402_300_799_999, int(column))))
     }
 }
 

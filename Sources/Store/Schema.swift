@@ -132,6 +132,12 @@ enum Schema {
             ciphertext = X''
             WHERE length(ciphertext) > 65536;
         """,
+        // 4: MACs over the metadata of secrets and versions (see SecretCore's MetadataAuthenticator).
+        // Rows written before are tagged in the same transaction, by the process that migrates.
+        """
+        ALTER TABLE secrets ADD COLUMN tag BLOB;
+        ALTER TABLE secret_versions ADD COLUMN tag BLOB;
+        """,
     ]
 
     /// The schema version this build writes.

@@ -24,7 +24,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the service over the state directory.
     func service() throws -> SecretService {
-        try SecretFS.open(state, logger: logger)
+        // The CLI prints each failure as its one-line error; the service need not log it as well.
+        try SecretFS.open(state, options: SecretService.Options(callerReportsFailures: true), logger: logger)
     }
 }
 

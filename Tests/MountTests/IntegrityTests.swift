@@ -143,4 +143,70 @@ import Testing
         #expect(try fs.cli("secret", "get", "payments/prod/raced").output.hasPrefix("racer-"))
         try fs.stop()
     }
+
+    /// Runs one UPDATE on the state's database, as an attacker with write access to the file would.
+    private func tamper(_ fs: MountedSecretFS, _ sql: String) throws {
+        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        try database.execute(sql)
+    }
+
+    @Test(arguments: [
+        "UPDATE secret_versions SET plaintext_size = 5 WHERE secret_id = (SELECT id FROM secrets WHERE name = 'k')",
+        "UPDATE secret_versions SET created_at = 9223372036854775807 WHERE secret_id = (SELECT id FROM secrets WHERE name = 'k')",
+        "UPDATE secrets SET current_version = 99 WHERE name = 'k'",
+        "UPDATE secrets SET manager_id = 999 WHERE name = 'k'",
+        "UPDATE secret_versions SET creator = 'uid 0 (someone else)' WHERE secret_id = (SELECT id FROM secrets WHERE name = 'k')",
+        "UPDATE secret_versions SET chunk_count = 1000000 WHERE secret_id = (SELECT id FROM secrets WHERE name = 'k')",
+    ])
+    func aTamperedRowFailsThatSecretAloneAndVanishesNowhere(sql: String) throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: String(repeating: "v", count: 70_000))
+        try fs.cli("secret", "set", "payments/prod/other", stdin: "untouched")
+        try tamper(fs, sql)
+        // The CLI reports it, and keeps working for the rest.
+        let get = try fs.cli("secret", "get", "payments/prod/k", allowFailure: true)
+        #expect(get.status != 0)
+        #expect(get.stderr.hasPrefix("secretfs: error: secret 'payments/prod/k'"), "\(get.stderr)")
+        #expect(get.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(try fs.cli("secret", "get", "payments/prod/other").output == "untouched")
+        // The mount starts, lists the secret, fails it alone with EIO, and stays up.
+        try fs.mount()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fs.path("payments/prod")).sorted() == ["k", "other"])
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .failure(.EIO))
+        #expect(POSIX.read(fs.path("payments/prod/other")) == .success(Array("untouched".utf8)))
+        #expect(fs.isMounted)
+        // Removing it clears it; it can then be set again.
+        #expect(unlink(fs.path("payments/prod/k")) == 0)
+        #expect(POSIX.write(fs.path("payments/prod/k"), Array("fresh".utf8)) == nil)
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .success(Array("fresh".utf8)))
+        try fs.stop()
+    }
+
+    @Test func anOlderVersionsTamperedRowIsRefusedWhileTheCurrentOneReads() throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/b", stdin: "value of b")
+        try fs.cli("secret", "set", "payments/prod/b", stdin: "value of b, 2")
+        try tamper(fs, "UPDATE secret_versions SET key_reference = 'master.key:0000' WHERE version = 1")
+        let old = try fs.cli("secret", "get", "payments/prod/b", "--version", "1", allowFailure: true)
+        #expect(old.status != 0)
+        #expect(old.stderr.contains("altered"), "\(old.stderr)")
+        #expect(try fs.cli("secret", "get", "payments/prod/b").output == "value of b, 2")
+    }
+
+    @Test func rowsWrittenBeforeTagsExistedAreTaggedWhenTheDatabaseIsUpgraded() throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "from an older secretfs")
+        // As an older build left it: no tag columns' values, schema version 3.
+        try tamper(fs, "UPDATE secrets SET tag = NULL; UPDATE secret_versions SET tag = NULL; PRAGMA user_version = 3")
+        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        try database.execute("ALTER TABLE secrets DROP COLUMN tag; ALTER TABLE secret_versions DROP COLUMN tag")
+        #expect(try fs.cli("secret", "get", "payments/prod/k").output == "from an older secretfs")
+        #expect(try database.queryFirst("SELECT count(*) FROM secret_versions WHERE tag IS NULL")?.int(0) == 0)
+        // After the upgrade a row without a tag is not trusted.
+        try tamper(fs, "UPDATE secrets SET tag = NULL")
+        #expect(try fs.cli("secret", "get", "payments/prod/k", allowFailure: true).status != 0)
+    }
 }
