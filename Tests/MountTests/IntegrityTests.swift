@@ -170,6 +170,9 @@ import Testing
         #expect(get.stderr.hasPrefix("secretfs: error: secret 'payments/prod/k'"), "\(get.stderr)")
         #expect(get.stderr.filter { $0 == "\n" }.count == 1)
         #expect(try fs.cli("secret", "get", "payments/prod/other").output == "untouched")
+        let listed = try fs.cli("secret", "list").output
+        #expect(listed.contains("payments/prod/other"))
+        #expect(listed.contains("payments/prod/k") && (sql.contains("chunk_count") || sql.contains("creator") || listed.contains("payments/prod/k (DAMAGED)")), "\(listed)")
         // The mount starts, lists the secret, fails it alone with EIO, and stays up.
         try fs.mount()
         #expect(try FileManager.default.contentsOfDirectory(atPath: fs.path("payments/prod")).sorted() == ["k", "other"])
