@@ -50,11 +50,7 @@ public enum SecretFSDaemon {
         // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
         _ = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
 
-        var mountOptions = ["fsname=secretfs", "subtype=secretfs"]
-        if options.allowOther { mountOptions += ["allow_other", "default_permissions"] }
-        if options.settings.readOnly { mountOptions.append("ro") }
-        mountOptions += options.fuseOptions
-        let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions, timeouts: timeouts)
+        let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions(options), timeouts: timeouts)
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
@@ -68,6 +64,29 @@ public enum SecretFSDaemon {
         }
         let served = mount.servedRequests
         logger.info("unmounted", metadata: ["mountpoint": "\(mountpoint)", "requests_io_uring": "\(served.ring)", "requests_device": "\(served.device)"])
+    }
+}
+
+extension SecretFSDaemon {
+    /// Options that let users other than the one who mounted into the tree.
+    static let sharingOptions: Set<String> = ["allow_other", "allow_root"]
+
+    /// The FUSE mount options: the daemon's own, then those given with `-o`, and
+    /// `default_permissions` whenever other users are let in by any route.
+    ///
+    /// The daemon checks no permissions itself: once `allow_other` or `allow_root` opens the tree
+    /// to other users, only the kernel's checks against the shown owner, group and modes keep them
+    /// out, so `-o allow_other` must not mount without them. libfuse has no option that turns
+    /// `default_permissions` off again, so nothing given with `-o` can undo this.
+    static func mountOptions(_ options: Options) -> [String] {
+        var mountOptions = ["fsname=secretfs", "subtype=secretfs"]
+        if options.allowOther { mountOptions.append("allow_other") }
+        if options.settings.readOnly { mountOptions.append("ro") }
+        mountOptions += options.fuseOptions
+        if mountOptions.contains(where: { sharingOptions.contains($0.trimmingCharacters(in: .whitespaces)) }) && !mountOptions.contains("default_permissions") {
+            mountOptions.append("default_permissions")
+        }
+        return mountOptions
     }
 }
 

@@ -31,7 +31,7 @@ struct SecretFSDCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest secret accepted through the mount (EFBIG beyond).", valueName: "bytes")) var maxFileSize: Int = 10 * 1024 * 1024
     @Option(name: .customLong("delegate-selector"), help: ArgumentHelp("A selector this daemon holds (repeatable); managers requiring others give EACCES.", valueName: "tag"))
     var delegateSelectors: [String] = []
-    @Option(name: .customShort("o"), help: ArgumentHelp("Extra FUSE mount options, comma-separated.", valueName: "options"))
+    @Option(name: .customShort("o"), help: ArgumentHelp("Extra FUSE mount options, comma-separated (allow_other and allow_root always add default_permissions).", valueName: "options"))
     var fuseOptions: [String] = []
     @Option(help: ArgumentHelp("Log to this file when in the background (default: syslog).", valueName: "path")) var logFile: String?
     @Flag(help: "Log debugging detail.") var verbose = false

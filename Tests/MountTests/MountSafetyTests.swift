@@ -1,0 +1,46 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Mount options and mountpoints that would open the secrets to other users or hang the daemon.
+@Suite struct MountSafetyTests {
+    /// Runs `command` under uid/gid 1001 with no supplementary groups.
+    func asOtherUser(_ command: String...) throws -> ProgramResult {
+        try runProgram("/usr/bin/setpriv", ["--reuid", "1001", "--regid", "1001", "--clear-groups"] + command)
+    }
+
+    @Test func allowOtherGivenWithDashOKeepsTheKernelPermissionChecks() throws {
+        let fs = try MountedSecretFS()
+        // The temporary directory is 0700: let the other user reach the mountpoint, so only the mount can refuse.
+        chmod(fs.directory.path, 0o711)
+        try fs.scope("app", "env")
+        try fs.cli("secret", "set", "app/env/s", stdin: "root-only")
+        try fs.mount(["-o", "allow_other", "--file-mode", "0400"])
+        defer { _ = try? fs.stop() }
+        // allow_other took effect: the other user may look at the mount's root...
+        #expect(try asOtherUser("/usr/bin/stat", "-c", "%F", fs.mountpoint).status == 0)
+        // ...but the owner-only modes are enforced for it.
+        let read = try asOtherUser("/bin/cat", fs.path("app/env/s"))
+        #expect(read.status != 0)
+        #expect(read.stderr.contains("Permission denied"), "\(read.stderr)")
+        #expect(read.output.isEmpty)
+        let overwrite = try asOtherUser("/bin/sh", "-c", "printf stolen > '\(fs.path("app/env/s"))'")
+        #expect(overwrite.status != 0)
+        #expect(overwrite.stderr.contains("Permission denied"), "\(overwrite.stderr)")
+        let remove = try asOtherUser("/bin/rm", "-f", fs.path("app/env/s"))
+        #expect(remove.status != 0)
+        #expect(remove.stderr.contains("Permission denied"), "\(remove.stderr)")
+        #expect(try fs.cli("secret", "get", "app/env/s").output == "root-only")
+        try fs.stop()
+    }
+
+    @Test func allowRootGivenWithDashOAlsoTurnsOnPermissionChecks() throws {
+        let fs = try MountedSecretFS()
+        try fs.mount(["-o", "allow_root"])
+        defer { _ = try? fs.stop() }
+        let options = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).split(separator: "\n")
+            .first { $0.split(separator: " ").dropFirst().first.map(String.init) == fs.mountpoint }.map(String.init) ?? ""
+        #expect(options.contains("default_permissions"), "\(options)")
+        try fs.stop()
+    }
+}
