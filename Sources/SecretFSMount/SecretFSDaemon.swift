@@ -45,6 +45,7 @@ public enum SecretFSDaemon {
         ProcessHardening.tuneAllocator()
         if !ProcessHardening.lockAllMemory() { logger.info("could not lock all memory (RLIMIT_MEMLOCK); secret buffers are locked one by one") }
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
+        try MountpointChecks.requireApart(mountpoint: mountpoint, stateDirectory: options.state.path)
         try MountpointChecks.requireFUSEDevice()
         let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors, defersReadAudits: true)
         // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
@@ -106,6 +107,37 @@ enum MountpointChecks {
             throw SecretError(.alreadyExists, "\(absolute) is already a mountpoint; unmount it first (fusermount3 -u \(absolute))")
         }
         return absolute
+    }
+
+    /// Refuses a mountpoint that is the state directory, lies inside it or contains it.
+    ///
+    /// The daemon opens the database after the mount is live; with the state directory under the
+    /// mount, that open would be a request to the daemon itself, which is not serving yet: a
+    /// deadlock only SIGKILL ends. Real paths are compared, so symbolic links cannot hide it.
+    static func requireApart(mountpoint: String, stateDirectory: String) throws {
+        let mount = realPath(mountpoint) ?? mountpoint
+        let state = realPath(stateDirectory) ?? URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        func isWithin(_ path: String, _ directory: String) -> Bool {
+            directory == "/" || path.hasPrefix(directory.hasSuffix("/") ? directory : directory + "/")
+        }
+        let reason: String
+        if mount == state {
+            reason = "is the state directory"
+        } else if isWithin(mount, state) {
+            reason = "is inside the state directory \(state)"
+        } else if isWithin(state, mount) {
+            reason = "contains the state directory \(state)"
+        } else {
+            return
+        }
+        throw SecretError(.invalidArgument, "mountpoint \(mount) \(reason); the daemon could not reach its own database through the mount: mount somewhere else")
+    }
+
+    /// `realpath(3)`, or nil when the path cannot be resolved (missing, no access).
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Refuses to start without a usable /dev/fuse.

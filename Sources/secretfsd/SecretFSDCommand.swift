@@ -15,7 +15,7 @@ struct SecretFSDCommand: ParsableCommand {
         discussion: """
             Runs in the background once the mount is live, or in the foreground with --foreground.
             SIGTERM, SIGINT or 'fusermount3 -u MOUNTPOINT' unmount cleanly (exit status 0).
-            Exit status on failure follows secretfs(1): 2 invalid argument, 3 not found, 4 already mounted,
+            Exit status on failure follows secretfs(1): 2 invalid argument (also a mountpoint on, in or above the state directory), 3 not found, 4 already mounted,
             7 unsafe permissions, 8 not initialised, 9 corrupted database, 13 no access to /dev/fuse, 1 other.
             """)
 

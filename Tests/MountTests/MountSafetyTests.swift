@@ -43,4 +43,39 @@ import Testing
         #expect(options.contains("default_permissions"), "\(options)")
         try fs.stop()
     }
+
+    /// Lazily unmounts `path` if a test left it mounted (the daemon was killed before it could).
+    func forceUnmount(_ path: String) {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        if mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().first.map(String.init) == path }) {
+            _ = try? runProgram("/usr/bin/fusermount3", ["-uz", path])
+        }
+    }
+
+    @Test func aMountpointOnInsideOrAboveTheStateDirectoryIsRefused() throws {
+        let fs = try MountedSecretFS()
+        let daemon = BuiltProducts.path("secretfsd")
+        let inside = fs.state + "/sub"
+        try FileManager.default.createDirectory(atPath: inside, withIntermediateDirectories: false)
+        chmod(inside, 0o700)
+        try FileManager.default.createSymbolicLink(atPath: fs.directory.file("link-to-state"), withDestinationPath: fs.state)
+        let cases: [(String, String)] = [
+            (fs.state, "is the state directory"),
+            (fs.directory.file("link-to-state"), "is the state directory"),
+            (inside, "is inside the state directory"),
+            (fs.directory.path, "contains the state directory"),
+        ]
+        for (mountpoint, reason) in cases {
+            defer { forceUnmount(URL(fileURLWithPath: mountpoint).resolvingSymlinksInPath().path) }
+            let result = try runProgram(daemon, [mountpoint, "--state-dir", fs.state, "--foreground"], timeout: 15)
+            #expect(result.status == 2, "\(mountpoint): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("secretfsd: error: mountpoint ") && result.stderr.contains(reason), "\(result.stderr)")
+            #expect(result.stderr.filter { $0 == "\n" }.count == 1, "\(result.stderr)")
+        }
+        // Through $SECRETFS_STATE_DIR too, as the issue ran it.
+        defer { forceUnmount(fs.state) }
+        let fromEnvironment = try runProgram(daemon, [fs.state, "--foreground"], environment: ["SECRETFS_STATE_DIR": fs.state], timeout: 15)
+        #expect(fromEnvironment.status == 2, "\(fromEnvironment.stderr)")
+        #expect(!fs.isMounted)
+    }
 }
