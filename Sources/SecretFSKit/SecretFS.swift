@@ -6,6 +6,7 @@ import Logging
 @_exported import struct Managers.CredentialSealer
 @_exported import struct Managers.AWSManagerConfig
 @_exported import enum Managers.AWSCredentialType
+@_exported import enum Managers.ManagerSettingChecks
 import Managers
 import SecretCore
 import SecureMemory
