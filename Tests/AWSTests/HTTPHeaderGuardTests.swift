@@ -37,29 +37,30 @@ import Testing
         deinit { close(descriptor) }
     }
 
-    @Test(arguments: [
-        ("X-Vault-Namespace", "team\r\nX-Injected: yes"),
-        ("X-Vault-Token", "token\nX-Injected: yes"),
-        ("X-Amz-Security-Token", "token\rX-Injected: yes"),
-        ("X-Vault-Namespace", "team\u{0}tail"),
-        ("X-Injected: yes\r\nX-Vault-Token", "value"),
-        ("Bad Name", "value"),
-        ("", "value"),
-    ])
-    func headersWithLineBreaksOrNULsAreRefusedBeforeConnecting(name: String, value: String) throws {
-        let listener = try Listener()
+    @Test func headersWithLineBreaksOrNULsAreRefusedBeforeConnecting() throws {
         let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: 1, totalTimeout: 1))
-        let request = HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(listener.port)/v1/x")!, headers: [("Accept", "*/*"), (name, value)])
-        let error = #expect(throws: HTTPError.self) { _ = try client.send(request) }
-        #expect(error?.code == .invalidRequest)
-        #expect(error.map { !$0.description.contains("token") && !$0.description.contains("\n") && !$0.description.contains("\r") } == true, "\(String(describing: error))")
-        #expect(!listener.anyoneConnected)
-    }
-
-    @Test func ordinaryHeadersStillGoOut() throws {
+        let refused: [(String, String)] = [
+            ("X-Vault-Namespace", "team\r\nX-Injected: yes"),
+            ("X-Vault-Token", "token\nX-Injected: yes"),
+            ("X-Amz-Security-Token", "token\rX-Injected: yes"),
+            ("X-Vault-Namespace", "team\u{0}tail"),
+            ("X-Vault-Namespace", "team\u{1B}[31m"),
+            ("X-Injected: yes\r\nX-Vault-Token", "value"),
+            ("Bad Name", "value"),
+            ("", "value"),
+        ]
+        for (name, value) in refused {
+            let listener = try Listener()
+            let request = HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(listener.port)/v1/x")!, headers: [("Accept", "*/*"), (name, value)])
+            let error = #expect(throws: HTTPError.self, "\(name.debugDescription): \(value.debugDescription)") { _ = try client.send(request) }
+            #expect(error?.code == .invalidRequest, "\(name.debugDescription): \(value.debugDescription)")
+            #expect(error.map { !$0.description.contains("token") && !$0.description.contains("\n") && !$0.description.contains("\r") } == true, "\(String(describing: error))")
+            #expect(!listener.anyoneConnected, "\(name.debugDescription): \(value.debugDescription)")
+        }
+        // Ordinary headers, with spaces and tabs in their values, still go out.
         let listener = try Listener()
-        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: 1, totalTimeout: 1))
-        let request = HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(listener.port)/v1/x")!, headers: [("X-Vault-Namespace", "team-a/sub"), ("Content-Type", "application/json; charset=utf-8")])
+        let request = HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(listener.port)/v1/x")!,
+                                  headers: [("X-Vault-Namespace", "team-a/sub"), ("Content-Type", "application/json;\tcharset=utf-8")])
         let error = #expect(throws: HTTPError.self) { _ = try client.send(request) }
         #expect(error?.code == .timedOut)
         #expect(listener.anyoneConnected)
