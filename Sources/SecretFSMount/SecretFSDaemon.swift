@@ -84,10 +84,38 @@ extension SecretFSDaemon {
         if options.allowOther { mountOptions.append("allow_other") }
         if options.settings.readOnly { mountOptions.append("ro") }
         mountOptions += options.fuseOptions
-        if mountOptions.contains(where: { sharingOptions.contains($0.trimmingCharacters(in: .whitespaces)) }) && !mountOptions.contains("default_permissions") {
+        // Compare what libfuse will read, not what was typed: `allow_\other` and `\141llow_other` are allow_other too.
+        let effective = mountOptions.map(libfuseUnescaped)
+        if effective.contains(where: sharingOptions.contains) && !effective.contains("default_permissions") {
             mountOptions.append("default_permissions")
         }
         return mountOptions
+    }
+
+    /// An option as libfuse's option parser reads it: a backslash takes the next character
+    /// literally, or, before three octal digits (the first 0-3), stands for that byte.
+    static func libfuseUnescaped(_ option: String) -> String {
+        let bytes = Array(option.utf8)
+        var out: [UInt8] = []
+        var index = 0
+        func isOctal(_ byte: UInt8, upTo highest: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= highest }
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "\\"), index + 1 < bytes.count else {
+                out.append(bytes[index])
+                index += 1
+                continue
+            }
+            index += 1
+            if index + 2 < bytes.count, isOctal(bytes[index], upTo: UInt8(ascii: "3")),
+               isOctal(bytes[index + 1], upTo: UInt8(ascii: "7")), isOctal(bytes[index + 2], upTo: UInt8(ascii: "7")) {
+                out.append(bytes[index...(index + 2)].reduce(0) { $0 &* 8 &+ ($1 - UInt8(ascii: "0")) })
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -34,13 +34,15 @@ import Testing
         try fs.stop()
     }
 
-    @Test func allowRootGivenWithDashOAlsoTurnsOnPermissionChecks() throws {
+    @Test(arguments: ["allow_root", "ro,allow_other", "allow_\\other", "\\141llow_other"])
+    func everySpellingOfAllowOtherOrAllowRootTurnsOnPermissionChecks(option: String) throws {
         let fs = try MountedSecretFS()
-        try fs.mount(["-o", "allow_root"])
+        try fs.mount(["-o", option])
         defer { _ = try? fs.stop() }
         let options = try String(contentsOfFile: "/proc/mounts", encoding: .utf8).split(separator: "\n")
             .first { $0.split(separator: " ").dropFirst().first.map(String.init) == fs.mountpoint }.map(String.init) ?? ""
-        #expect(options.contains("default_permissions"), "\(options)")
+        #expect(options.contains("allow_other"), "\(option): \(options)")
+        #expect(options.contains("default_permissions"), "\(option): \(options)")
         try fs.stop()
     }
 
