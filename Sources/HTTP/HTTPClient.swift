@@ -89,7 +89,11 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     /// Sends `request` and waits for the whole response, within the configured timeouts.
+    ///
+    /// A header whose name is not an HTTP token, or whose value holds a line break, NUL or other
+    /// control character, is refused before anything is sent (`invalidRequest`).
     public func send(_ request: HTTPRequest, timeout: Double? = nil) throws -> HTTPResponse {
+        try Self.checkHeaders(request.headers)
         let handle = checkout()
         defer { checkin(handle) }
         let easy = UnsafeMutableRawPointer(handle)
@@ -139,6 +143,34 @@ public final class HTTPClient: @unchecked Sendable {
         var status = 0
         _ = secretfs_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: collector.headers, body: collector.body)
+    }
+
+    /// Refuses headers that could end the header block early or add headers of their own.
+    ///
+    /// Header values come from settings and credentials kept in the database (a Vault namespace
+    /// or token, an AWS key ID or session token); checking here, where every request passes, keeps
+    /// a tampered setting from injecting headers even if it slipped past `manager add`.
+    /// The message names the header but never repeats its value, which may be a credential.
+    static func checkHeaders(_ headers: [(String, String)]) throws {
+        for (name, value) in headers {
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+                throw HTTPError(code: .invalidRequest, description: "refused to send a request: a header name is empty or holds characters other than letters, digits and !#$%&'*+-.^_`|~")
+            }
+            // Field values may hold visible characters, spaces and tabs; CR, LF, NUL and other controls never.
+            guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                throw HTTPError(code: .invalidRequest, description: "refused to send a request: the value of header \(name) holds a line break, NUL or other control character")
+            }
+        }
+    }
+
+    /// Whether `byte` may appear in a header name (RFC 9110 `tchar`).
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
+            return true
+        default:
+            return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
     }
 
     private func checkout() -> OpaquePointer {

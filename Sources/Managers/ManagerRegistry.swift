@@ -36,6 +36,7 @@ public final class ManagerRegistry: ManagerProvider {
     }
 
     private func build(_ descriptor: ManagerDescriptor) throws -> any SecretsManager {
+        try Self.checkStoredSettings(descriptor)
         switch descriptor.type {
         case .builtin:
             return BuiltinManager(descriptor: descriptor, masterKey: masterKey)
@@ -65,6 +66,31 @@ public final class ManagerRegistry: ManagerProvider {
             let timeout = Double(descriptor.config["request-timeout"] ?? "") ?? 10
             let client = VaultClient(http: http, base: url, namespace: descriptor.config["namespace"], auth: auth, timeout: timeout)
             return VaultManager(descriptor: descriptor, client: client, logger: logger)
+        }
+    }
+
+    /// Re-checks the stored settings that reach HTTP requests, as `manager add` checked them, so
+    /// a database edited by hand cannot point a request at another path or add headers.
+    static func checkStoredSettings(_ descriptor: ManagerDescriptor) throws {
+        let config = descriptor.config
+        // Earlier versions stored the engine, base path and namespace with surrounding slashes, which VaultManager trims.
+        func trimmed(_ key: String) -> String? { config[key]?.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+        var problems: [(String, String?)] = []
+        switch descriptor.type {
+        case .builtin:
+            break
+        case .awsKMS, .awsSecretsManager:
+            problems = [("endpoint", config["endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
+                        ("sts-endpoint", config["sts-endpoint"].flatMap(ManagerSettingChecks.urlProblem))]
+        case .vault:
+            problems = [("url", config["url"].flatMap(ManagerSettingChecks.urlProblem)),
+                        ("engine", trimmed("engine").flatMap { ManagerSettingChecks.pathProblem($0) }),
+                        ("base-path", trimmed("base-path").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),
+                        ("namespace", trimmed("namespace").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),
+                        ("approle-role-id", config["approle-role-id"].flatMap { ManagerSettingChecks.tokenProblem($0) })]
+        }
+        if let (key, problem) = problems.first(where: { $0.1 != nil }) {
+            throw SecretError(.corruptStore, "manager '\(descriptor.name)' has an invalid stored \(key) setting: \(problem!)")
         }
     }
 

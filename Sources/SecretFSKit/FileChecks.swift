@@ -10,7 +10,23 @@ enum FileChecks {
     struct Status {
         var mode: mode_t
         var owner: uid_t
+        var size: Int = 0
         var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
+        var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
+
+        /// What kind of file it is, for messages ("a directory", "a FIFO", …).
+        var kind: String {
+            switch mode & S_IFMT {
+            case S_IFREG: return "a regular file"
+            case S_IFDIR: return "a directory"
+            case S_IFIFO: return "a FIFO"
+            case S_IFLNK: return "a symbolic link"
+            case S_IFSOCK: return "a socket"
+            case S_IFCHR: return "a character device"
+            case S_IFBLK: return "a block device"
+            default: return "not a regular file"
+            }
+        }
     }
 
     /// `lstat(path)`, or nil when nothing is there.
@@ -20,7 +36,15 @@ enum FileChecks {
             if errno == ENOENT { return nil }
             throw failure("cannot inspect \(path)")
         }
-        return Status(mode: info.st_mode, owner: info.st_uid)
+        return Status(mode: info.st_mode, owner: info.st_uid, size: Int(info.st_size))
+    }
+
+    /// Refuses anything but a regular file (a directory, FIFO, symbolic link, socket or device):
+    /// opening a FIFO would block, and the rest cannot hold a key or a database.
+    static func requireRegularFile(_ path: String, _ status: Status, holding what: String) throws {
+        guard status.isRegularFile else {
+            throw SecretError(.corruptStore, "\(path) is \(status.kind), not a regular file; it must be \(what)")
+        }
     }
 
     /// Refuses a file or directory that group or others may read, write or enter.
@@ -68,14 +92,19 @@ enum FileChecks {
         guard fsync(descriptor) == 0 else { throw failure("cannot sync \(path)") }
     }
 
-    /// Reads up to `limit` bytes of a file into a wiped-on-release buffer.
-    static func readSmallFile(_ path: String, limit: Int) throws -> SecureBytes {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// Reads up to `limit` bytes of a regular file into a wiped-on-release buffer.
+    static func readSmallFile(_ path: String, limit: Int, holding what: String) throws -> SecureBytes {
+        // O_NONBLOCK: opening a FIFO put in the file's place must not wait for a writer; fstat then refuses it.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { throw SecretError(.notInitialized, "\(path) is missing; run 'secretfs init' first") }
+            if errno == ELOOP { throw SecretError(.corruptStore, "\(path) is a symbolic link, not a regular file; it must be \(what)") }
             throw failure("cannot open \(path)")
         }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw failure("cannot inspect \(path)") }
+        try requireRegularFile(path, Status(mode: info.st_mode, owner: info.st_uid), holding: what)
         let buffer = SecureBytes(count: limit)
         var total = 0
         try buffer.withUnsafeMutableBytes { bytes in

@@ -6,6 +6,7 @@ import Logging
 @_exported import struct Managers.CredentialSealer
 @_exported import struct Managers.AWSManagerConfig
 @_exported import enum Managers.AWSCredentialType
+@_exported import enum Managers.ManagerSettingChecks
 import Managers
 import SecretCore
 import SecureMemory
@@ -15,23 +16,38 @@ import Store
 public enum SecretFS {
     /// Creates what is missing in the state directory and makes sure a default `builtin` manager exists.
     ///
-    /// Running it again on a complete state changes nothing.
+    /// Running it again on a complete state changes nothing. An existing database is checked
+    /// before any key is made: a foreign one, or one whose master key is lost, is refused, and a
+    /// failed run removes whatever it created.
     public static func initialize(_ state: StateDirectory, logger: Logger) throws -> StateDirectory.InitializationReport {
-        var report = try state.createMissing()
-        try state.checkPermissions()
-        let integrity = MasterKeyAuthenticator(masterKey: try state.loadMasterKey())
-        let store = try SQLiteSecretStore(path: state.databasePath, create: true, tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
-        let addedBuiltin = try store.write { tx -> Bool in
-            let managers = try tx.managers()
-            if managers.isEmpty {
-                let builtin = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
-                try tx.setDefaultManager(id: builtin.id)
-                return true
+        var report = StateDirectory.InitializationReport()
+        report.createdDirectory = try state.createDirectoryIfMissing()
+        do {
+            try state.checkPermissions(requireFiles: false)
+            if try state.databaseHoldsData {
+                try SQLiteSecretStore.checkIdentity(path: state.databasePath)
+                try state.requireMasterKeyBesideData()
             }
-            return false
+            report.createdMasterKey = try state.createMasterKeyIfMissing()
+            report.createdDatabase = try state.createDatabaseIfMissing()
+            try state.checkPermissions()
+            let integrity = MasterKeyAuthenticator(masterKey: try state.loadMasterKey())
+            let store = try SQLiteSecretStore(path: state.databasePath, create: true, tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
+            let addedBuiltin = try store.write { tx -> Bool in
+                let managers = try tx.managers()
+                if managers.isEmpty {
+                    let builtin = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
+                    try tx.setDefaultManager(id: builtin.id)
+                    return true
+                }
+                return false
+            }
+            report.createdDatabase = report.createdDatabase || addedBuiltin
+            return report
+        } catch {
+            state.removeCreated(report)
+            throw error
         }
-        report.createdDatabase = report.createdDatabase || addedBuiltin
-        return report
     }
 
     /// Opens the service over an initialised state directory, refusing unsafe permissions.

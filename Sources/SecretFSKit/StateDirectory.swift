@@ -51,27 +51,58 @@ public struct StateDirectory: Sendable {
         public var changedAnything: Bool { createdDirectory || createdMasterKey || createdDatabase }
     }
 
-    /// Creates whatever is missing (directory 0700, key 0600, database 0600); never replaces what exists.
-    public func createMissing() throws -> InitializationReport {
-        var report = InitializationReport()
-        if try FileChecks.status(path) == nil {
-            try FileChecks.makeDirectories(path, mode: 0o700)
-            report.createdDirectory = true
-        }
-        try checkPermissions(requireFiles: false)
-        if try FileChecks.status(masterKeyPath) == nil {
-            let key = try SecureRandom.key(byteCount: AESGCM.keyByteCount)
-            try FileChecks.writeNewFile(masterKeyPath, contents: key, mode: 0o600)
-            report.createdMasterKey = true
-        }
-        if try FileChecks.status(databasePath) == nil {
-            try FileChecks.writeNewFile(databasePath, contents: SecureBytes(), mode: 0o600)
-            report.createdDatabase = true
-        }
-        return report
+    /// Creates the state directory (0700) if it is missing; returns whether it did.
+    public func createDirectoryIfMissing() throws -> Bool {
+        guard try FileChecks.status(path) == nil else { return false }
+        try FileChecks.makeDirectories(path, mode: 0o700)
+        return true
     }
 
-    /// Refuses a missing state (suggesting `secretfs init`) or one readable by group or others.
+    /// Creates a new random master key (0600) if none exists; returns whether it did.
+    ///
+    /// Call only after `requireMasterKeyBesideData()`: a new key beside a database of secrets
+    /// sealed under a lost one would open none of them.
+    public func createMasterKeyIfMissing() throws -> Bool {
+        guard try FileChecks.status(masterKeyPath) == nil else { return false }
+        let key = try SecureRandom.key(byteCount: AESGCM.keyByteCount)
+        try FileChecks.writeNewFile(masterKeyPath, contents: key, mode: 0o600)
+        return true
+    }
+
+    /// Creates an empty database file (0600) if none exists; returns whether it did.
+    public func createDatabaseIfMissing() throws -> Bool {
+        guard try FileChecks.status(databasePath) == nil else { return false }
+        try FileChecks.writeNewFile(databasePath, contents: SecureBytes(), mode: 0o600)
+        return true
+    }
+
+    /// Removes what a failed `secretfs init` created, so that it leaves nothing behind.
+    public func removeCreated(_ report: InitializationReport) {
+        if report.createdDatabase {
+            for file in [databasePath, databasePath + "-wal", databasePath + "-shm", databasePath + "-journal"] { unlink(file) }
+        }
+        if report.createdMasterKey { unlink(masterKeyPath) }
+        if report.createdDirectory { rmdir(path) }
+    }
+
+    /// Whether the database (or its WAL) holds anything: then secrets or credentials may be sealed under the master key.
+    public var databaseHoldsData: Bool {
+        get throws {
+            for file in [databasePath, databasePath + "-wal"] {
+                if let status = try FileChecks.status(file), status.size > 0 { return true }
+            }
+            return false
+        }
+    }
+
+    /// Refuses a missing master key beside a database that holds data.
+    public func requireMasterKeyBesideData() throws {
+        guard try FileChecks.status(masterKeyPath) == nil, try databaseHoldsData else { return }
+        throw SecretError(.corruptStore, "the master key \(masterKeyPath) is missing but the database \(databasePath) holds data: its secrets cannot be decrypted without it; restore master.key from a backup (secretfs init will not make a new key beside it)")
+    }
+
+    /// Refuses a missing state (suggesting `secretfs init`), one readable by group or others, a key
+    /// or database that is not a regular file, and a missing key beside a database that holds data.
     public func checkPermissions(requireFiles: Bool = true) throws {
         guard let directory = try FileChecks.status(path) else {
             throw SecretError(.notInitialized, "no secretfs state in \(path); run 'secretfs init' first")
@@ -80,20 +111,23 @@ public struct StateDirectory: Sendable {
             throw SecretError(.invalidArgument, "state directory \(path) is not a directory")
         }
         try FileChecks.requirePrivate(path, directory, fix: "chmod 700 \(path)")
-        for file in [masterKeyPath, databasePath, databasePath + "-wal", databasePath + "-shm"] {
-            guard let status = try FileChecks.status(file) else {
-                if requireFiles && (file == masterKeyPath || file == databasePath) {
-                    throw SecretError(.notInitialized, "\(file) is missing; run 'secretfs init' first")
-                }
-                continue
-            }
+        let files = [(masterKeyPath, "the 32-byte master key"), (databasePath, "the SQLite database"),
+                     (databasePath + "-wal", "the database's write-ahead log"), (databasePath + "-shm", "the database's shared-memory index")]
+        for (file, what) in files {
+            guard let status = try FileChecks.status(file) else { continue }
+            try FileChecks.requireRegularFile(file, status, holding: what)
             try FileChecks.requirePrivate(file, status, fix: "chmod 600 \(file)")
+        }
+        guard requireFiles else { return }
+        try requireMasterKeyBesideData()
+        for file in [masterKeyPath, databasePath] where try FileChecks.status(file) == nil {
+            throw SecretError(.notInitialized, "\(file) is missing; run 'secretfs init' first")
         }
     }
 
     /// Reads the 32-byte master key into a wiped-on-release buffer.
     public func loadMasterKey() throws -> SecureBytes {
-        let key = try FileChecks.readSmallFile(masterKeyPath, limit: AESGCM.keyByteCount + 1)
+        let key = try FileChecks.readSmallFile(masterKeyPath, limit: AESGCM.keyByteCount + 1, holding: "the 32-byte master key")
         guard key.count == AESGCM.keyByteCount else {
             throw SecretError(.corruptStore, "\(masterKeyPath) must hold exactly \(AESGCM.keyByteCount) bytes; it holds \(key.count)")
         }

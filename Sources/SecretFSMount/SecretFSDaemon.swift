@@ -45,16 +45,13 @@ public enum SecretFSDaemon {
         ProcessHardening.tuneAllocator()
         if !ProcessHardening.lockAllMemory() { logger.info("could not lock all memory (RLIMIT_MEMLOCK); secret buffers are locked one by one") }
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
+        try MountpointChecks.requireApart(mountpoint: mountpoint, stateDirectory: options.state.path)
         try MountpointChecks.requireFUSEDevice()
         let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors, defersReadAudits: true)
         // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
         _ = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
 
-        var mountOptions = ["fsname=secretfs", "subtype=secretfs"]
-        if options.allowOther { mountOptions += ["allow_other", "default_permissions"] }
-        if options.settings.readOnly { mountOptions.append("ro") }
-        mountOptions += options.fuseOptions
-        let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions, timeouts: timeouts)
+        let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions(options), timeouts: timeouts)
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
@@ -68,6 +65,57 @@ public enum SecretFSDaemon {
         }
         let served = mount.servedRequests
         logger.info("unmounted", metadata: ["mountpoint": "\(mountpoint)", "requests_io_uring": "\(served.ring)", "requests_device": "\(served.device)"])
+    }
+}
+
+extension SecretFSDaemon {
+    /// Options that let users other than the one who mounted into the tree.
+    static let sharingOptions: Set<String> = ["allow_other", "allow_root"]
+
+    /// The FUSE mount options: the daemon's own, then those given with `-o`, and
+    /// `default_permissions` whenever other users are let in by any route.
+    ///
+    /// The daemon checks no permissions itself: once `allow_other` or `allow_root` opens the tree
+    /// to other users, only the kernel's checks against the shown owner, group and modes keep them
+    /// out, so `-o allow_other` must not mount without them. libfuse has no option that turns
+    /// `default_permissions` off again, so nothing given with `-o` can undo this.
+    static func mountOptions(_ options: Options) -> [String] {
+        var mountOptions = ["fsname=secretfs", "subtype=secretfs"]
+        if options.allowOther { mountOptions.append("allow_other") }
+        if options.settings.readOnly { mountOptions.append("ro") }
+        mountOptions += options.fuseOptions
+        // Compare what libfuse will read, not what was typed: `allow_\other` and `\141llow_other` are allow_other too.
+        let effective = mountOptions.map(libfuseUnescaped)
+        if effective.contains(where: sharingOptions.contains) && !effective.contains("default_permissions") {
+            mountOptions.append("default_permissions")
+        }
+        return mountOptions
+    }
+
+    /// An option as libfuse's option parser reads it: a backslash takes the next character
+    /// literally, or, before three octal digits (the first 0-3), stands for that byte.
+    static func libfuseUnescaped(_ option: String) -> String {
+        let bytes = Array(option.utf8)
+        var out: [UInt8] = []
+        var index = 0
+        func isOctal(_ byte: UInt8, upTo highest: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= highest }
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "\\"), index + 1 < bytes.count else {
+                out.append(bytes[index])
+                index += 1
+                continue
+            }
+            index += 1
+            if index + 2 < bytes.count, isOctal(bytes[index], upTo: UInt8(ascii: "3")),
+               isOctal(bytes[index + 1], upTo: UInt8(ascii: "7")), isOctal(bytes[index + 2], upTo: UInt8(ascii: "7")) {
+                out.append(bytes[index...(index + 2)].reduce(0) { $0 &* 8 &+ ($1 - UInt8(ascii: "0")) })
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -87,6 +135,37 @@ enum MountpointChecks {
             throw SecretError(.alreadyExists, "\(absolute) is already a mountpoint; unmount it first (fusermount3 -u \(absolute))")
         }
         return absolute
+    }
+
+    /// Refuses a mountpoint that is the state directory, lies inside it or contains it.
+    ///
+    /// The daemon opens the database after the mount is live; with the state directory under the
+    /// mount, that open would be a request to the daemon itself, which is not serving yet: a
+    /// deadlock only SIGKILL ends. Real paths are compared, so symbolic links cannot hide it.
+    static func requireApart(mountpoint: String, stateDirectory: String) throws {
+        let mount = realPath(mountpoint) ?? mountpoint
+        let state = realPath(stateDirectory) ?? URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        func isWithin(_ path: String, _ directory: String) -> Bool {
+            directory == "/" || path.hasPrefix(directory.hasSuffix("/") ? directory : directory + "/")
+        }
+        let reason: String
+        if mount == state {
+            reason = "is the state directory"
+        } else if isWithin(mount, state) {
+            reason = "is inside the state directory \(state)"
+        } else if isWithin(state, mount) {
+            reason = "contains the state directory \(state)"
+        } else {
+            return
+        }
+        throw SecretError(.invalidArgument, "mountpoint \(mount) \(reason); the daemon could not reach its own database through the mount: mount somewhere else")
+    }
+
+    /// `realpath(3)`, or nil when the path cannot be resolved (missing, no access).
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Refuses to start without a usable /dev/fuse.

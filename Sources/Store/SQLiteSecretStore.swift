@@ -192,7 +192,21 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     /// The schema version that added metadata tags.
     static let taggedSchemaVersion = 4
 
-    private static func prepare(_ database: Database, path: String, tagging: ((any StoreTransaction) throws -> Void)?, logger: Logger) throws {
+    /// Refuses an existing file at `path` that is not SQLite, is a foreign SQLite database, or has a
+    /// schema newer than this build, without changing it (no migration, no journal mode change).
+    ///
+    /// `secretfs init` calls it before it creates a master key, so a foreign file leaves nothing behind.
+    public static func checkIdentity(path: String) throws {
+        do {
+            let database = try Database(path: path, mode: .readWrite)
+            _ = try identity(database, path: path)
+        } catch let error as SQLiteError {
+            throw translate(error, path: path)
+        }
+    }
+
+    /// The schema version of a secretfs (or empty) database; throws for anything else.
+    private static func identity(_ database: Database, path: String) throws -> Int {
         // Reading application_id fails with SQLITE_NOTADB on a file that is not SQLite at all.
         let applicationID = Int32(truncatingIfNeeded: try database.queryFirst("PRAGMA application_id")?.int(0) ?? 0)
         let version = try database.queryFirst("PRAGMA user_version")?.int(0) ?? 0
@@ -203,6 +217,11 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
         if version > Schema.latestVersion {
             throw SecretError(.corruptStore, "\(path) has schema version \(version), newer than this secretfs supports (\(Schema.latestVersion)); upgrade secretfs")
         }
+        return version
+    }
+
+    private static func prepare(_ database: Database, path: String, tagging: ((any StoreTransaction) throws -> Void)?, logger: Logger) throws {
+        let version = try identity(database, path: path)
         try database.execute("PRAGMA journal_mode = WAL")
         // In WAL mode NORMAL keeps every commit atomic and the database consistent; a power cut may
         // lose the last commits, never half of one. FULL would add an fsync to every read's audit event.

@@ -70,6 +70,8 @@ public final class VaultClient: @unchecked Sendable {
         do {
             let response = try http.send(HTTPRequest(method: method, url: components.url!, headers: headers, body: body), timeout: timeout)
             return (response.status, response.body)
+        } catch let error as HTTPError where error.code == .invalidRequest {
+            throw VaultError(kind: .badRequest, description: "request to Vault at \(base.host ?? "") not sent: \(error.description)")
         } catch let error as HTTPError {
             throw VaultError(kind: .unreachable, description: "Vault at \(base.host ?? "") unreachable: \(error.description)")
         }

@@ -33,8 +33,9 @@ struct AWSCredentialOptions: ParsableArguments {
         guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
         guard AWSManagerConfig.isRegion(region) else { throw SecretError(.invalidArgument, "invalid region '\(region)': expected a name such as us-east-1") }
         for (name, url) in [("--endpoint", endpoint), ("--sts-endpoint", stsEndpoint)] {
-            if let url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.count < 10 {
-                throw SecretError(.invalidArgument, "\(name) must be an http:// or https:// URL")
+            // The URL is never echoed: it may hold line breaks.
+            if let url, let problem = ManagerSettingChecks.urlProblem(url) {
+                throw SecretError(.invalidArgument, "\(name) must be an http:// or https:// URL such as https://kms.eu-west-1.amazonaws.com: \(problem)")
             }
         }
         switch try type {
@@ -42,6 +43,7 @@ struct AWSCredentialOptions: ParsableArguments {
             guard let id = accessKeyId, !id.isEmpty else { throw SecretError(.invalidArgument, "Access key cannot be empty. (--access-key-id)") }
             guard secretAccessKeyFile != nil else { throw SecretError(.invalidArgument, "Secret key cannot be empty. (--secret-access-key-file FILE or -)") }
             try refuse(["--role-arn": roleArn, "--external-id": externalId, "--assume-role-duration": assumeRoleDuration.map(String.init)], for: "access-keys")
+            try checkAccessKeyID()
         case .delegateRole:
             try refuse(["--access-key-id": accessKeyId, "--secret-access-key-file": secretAccessKeyFile, "--role-arn": roleArn,
                         "--external-id": externalId, "--assume-role-duration": assumeRoleDuration.map(String.init)], for: "delegate-role")
@@ -58,6 +60,14 @@ struct AWSCredentialOptions: ParsableArguments {
             if (accessKeyId == nil) != (secretAccessKeyFile == nil) {
                 throw SecretError(.invalidArgument, "base access keys for assume-role need both --access-key-id and --secret-access-key-file")
             }
+            try checkAccessKeyID()
+        }
+    }
+
+    /// The access key ID travels in the Authorization header: letters and digits only.
+    private func checkAccessKeyID() throws {
+        if let accessKeyId, let problem = ManagerSettingChecks.accessKeyIDProblem(accessKeyId) {
+            throw SecretError(.invalidArgument, "invalid --access-key-id: \(problem)")
         }
     }
 
@@ -81,7 +91,7 @@ struct AWSCredentialOptions: ParsableArguments {
     /// The access keys sealed under the builtin key, when given.
     func sealedCredentials(for name: ResourceName, state: StateDirectory) throws -> [UInt8]? {
         guard let id = accessKeyId, let file = secretAccessKeyFile else { return nil }
-        let secret = try ValueInput.readCredential(path: file, what: "Secret key")
+        let secret = try ValueInput.readCredential(path: file, what: "Secret key", plain: "the secret access key")
         return try SecretFS.credentialSealer(state).seal([("access-key-id", SecureBytes(copying: Array(id.utf8))), ("secret-access-key", secret)], for: name)
     }
 }

@@ -25,8 +25,8 @@ extension ManagerCommand {
                 }
                 var config = try aws.config()
                 if let prefix {
-                    guard prefix.wholeMatch(of: /[A-Za-z0-9\/_+=.@-]{1,256}/) != nil else {
-                        throw SecretError(.invalidArgument, "invalid --prefix: use letters, digits and / _ + = . @ -")
+                    if let problem = ManagerSettingChecks.pathProblem(prefix) {
+                        throw SecretError(.invalidArgument, "invalid --prefix: \(problem)")
                     }
                     config["prefix"] = prefix
                 }

@@ -28,12 +28,17 @@ extension ManagerCommand {
         func run() throws {
             try performing {
                 let name = try ResourceName(name, what: "manager")
-                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-                    throw SecretError(.invalidArgument, "invalid --url '\(url)': expected http(s)://HOST[:PORT]")
+                // Everything here reaches Vault's URL or headers: checked strictly, never echoed (it may hold line breaks).
+                if let problem = ManagerSettingChecks.urlProblem(url) {
+                    throw SecretError(.invalidArgument, "--url must be an http:// or https:// URL such as https://vault.example.com:8200: \(problem)")
                 }
                 guard [1, 2].contains(kvVersion) else { throw SecretError(.invalidArgument, "--kv-version must be 1 or 2") }
-                guard engine.wholeMatch(of: /[A-Za-z0-9_.\/-]{1,128}/) != nil else { throw SecretError(.invalidArgument, "invalid --engine '\(engine)'") }
-                guard basePath.wholeMatch(of: /[A-Za-z0-9_.\/-]{0,256}/) != nil else { throw SecretError(.invalidArgument, "invalid --base-path '\(basePath)'") }
+                if let problem = ManagerSettingChecks.pathProblem(engine, maximumLength: 128) { throw SecretError(.invalidArgument, "invalid --engine: \(problem)") }
+                if let problem = ManagerSettingChecks.pathProblem(basePath, allowEmpty: true) { throw SecretError(.invalidArgument, "invalid --base-path: \(problem)") }
+                if let namespace, let problem = ManagerSettingChecks.pathProblem(namespace) { throw SecretError(.invalidArgument, "invalid --namespace: \(problem)") }
+                if let approleRoleId, let problem = ManagerSettingChecks.tokenProblem(approleRoleId) {
+                    throw SecretError(.invalidArgument, "invalid --approle-role-id: \(problem)")
+                }
                 guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
                 if readOnly && common.makeDefault { throw SecretError(.invalidArgument, "a read-only manager cannot be the default") }
                 let useToken = tokenFile != nil
@@ -51,12 +56,12 @@ extension ManagerCommand {
                 let sealer = try SecretFS.credentialSealer(global.state)
                 let sealed: [UInt8]
                 if let tokenFile {
-                    sealed = try sealer.seal([("token", try ValueInput.readCredential(path: tokenFile, what: "The Vault token"))], for: name)
+                    sealed = try sealer.seal([("token", try ValueInput.readCredential(path: tokenFile, what: "The Vault token", plain: "the Vault token"))], for: name)
                 } else {
                     guard let roleID = approleRoleId, !roleID.isEmpty else { throw SecretError(.invalidArgument, "AppRole needs --approle-role-id") }
                     guard let secretFile = approleSecretIdFile else { throw SecretError(.invalidArgument, "AppRole needs --approle-secret-id-file") }
                     config["approle-role-id"] = roleID
-                    sealed = try sealer.seal([("secret-id", try ValueInput.readCredential(path: secretFile, what: "The AppRole secret ID"))], for: name)
+                    sealed = try sealer.seal([("secret-id", try ValueInput.readCredential(path: secretFile, what: "The AppRole secret ID", plain: "the AppRole secret ID"))], for: name)
                 }
                 try caching.apply(to: &config)
                 let draft = ManagerDraft(name: name, type: .vault, config: config, sealedCredentials: sealed,

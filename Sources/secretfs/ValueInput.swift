@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SecretCore
+import SecretFSKit
 import SecureMemory
 
 /// Reads a secret value from standard input or a file into a wiped-on-release buffer.
@@ -43,11 +44,17 @@ enum ValueInput {
     }
 
     /// Reads a credential (secret key, token, secret ID) from a file or stdin, without a trailing newline.
-    static func readCredential(path: String, what: String) throws -> SecureBytes {
+    ///
+    /// Credentials are printable ASCII: one with a space, line break or NUL inside is refused,
+    /// since a token travels in an HTTP header and a line break would start a header of its own.
+    static func readCredential(path: String, what: String, plain name: String) throws -> SecureBytes {
         let value = try read(path: path, limit: 4096)
         // A trailing newline from `echo` or an editor is not part of the credential.
         while value.count > 0, value.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { value.resize(to: value.count - 1) }
         guard value.count > 0 else { throw SecretError(.invalidArgument, "\(what) cannot be empty.") }
+        guard ManagerSettingChecks.isPlainCredential(value) else {
+            throw SecretError(.invalidArgument, "\(name) must be printable ASCII, without spaces, line breaks or other control characters")
+        }
         return value
     }
 

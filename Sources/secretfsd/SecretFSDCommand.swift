@@ -15,7 +15,7 @@ struct SecretFSDCommand: ParsableCommand {
         discussion: """
             Runs in the background once the mount is live, or in the foreground with --foreground.
             SIGTERM, SIGINT or 'fusermount3 -u MOUNTPOINT' unmount cleanly (exit status 0).
-            Exit status on failure follows secretfs(1): 2 invalid argument, 3 not found, 4 already mounted,
+            Exit status on failure follows secretfs(1): 2 invalid argument (also a mountpoint on, in or above the state directory), 3 not found, 4 already mounted,
             7 unsafe permissions, 8 not initialised, 9 corrupted database, 13 no access to /dev/fuse, 1 other.
             """)
 
@@ -31,7 +31,7 @@ struct SecretFSDCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest secret accepted through the mount (EFBIG beyond).", valueName: "bytes")) var maxFileSize: Int = 10 * 1024 * 1024
     @Option(name: .customLong("delegate-selector"), help: ArgumentHelp("A selector this daemon holds (repeatable); managers requiring others give EACCES.", valueName: "tag"))
     var delegateSelectors: [String] = []
-    @Option(name: .customShort("o"), help: ArgumentHelp("Extra FUSE mount options, comma-separated.", valueName: "options"))
+    @Option(name: .customShort("o"), help: ArgumentHelp("Extra FUSE mount options, comma-separated (allow_other and allow_root always add default_permissions).", valueName: "options"))
     var fuseOptions: [String] = []
     @Option(help: ArgumentHelp("Log to this file when in the background (default: syslog).", valueName: "path")) var logFile: String?
     @Flag(help: "Log debugging detail.") var verbose = false
