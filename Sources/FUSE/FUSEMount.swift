@@ -63,6 +63,16 @@ public final class FUSEMount: @unchecked Sendable {
             throw MountError(description: "invalid FUSE options: \(options.joined(separator: ","))")
         }
         defer { fuse_session_destroy(session) }
+        // The handlers go in before the mount: a stop signal that arrives once the mount is live
+        // (a supervisor that stops us at once) must end the loop and unmount, not kill the
+        // process with the default action and leave the mount behind.
+        guard fuse_set_signal_handlers(session) == 0 else { throw MountError(description: "cannot install signal handlers") }
+        defer { fuse_remove_signal_handlers(session) }
+        // A parent may have started us with these blocked; then nothing could stop the loop but fusermount3.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         guard fuse_session_mount(session, mountpoint) == 0 else {
             throw MountError(description: "cannot mount \(mountpoint) (see the message above from libfuse)")
         }
@@ -71,13 +81,6 @@ public final class FUSEMount: @unchecked Sendable {
             self.session = nil
             fuse_session_unmount(session)
         }
-        // A parent may have started us with these blocked; then nothing could stop the loop but fusermount3.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&stopSignals, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
-        guard fuse_set_signal_handlers(session) == 0 else { throw MountError(description: "cannot install signal handlers") }
-        defer { fuse_remove_signal_handlers(session) }
         guard fuse_daemonize(foreground ? 1 : 0) == 0 else { throw MountError(description: "cannot detach into the background") }
         context.fileSystem = try makeFileSystem()
         // After daemonising: the rings' threads and mappings do not survive fork.

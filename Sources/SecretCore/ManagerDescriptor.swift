@@ -32,9 +32,12 @@ public struct ManagerDescriptor: Sendable, Equatable {
     public let selectors: [String]
     /// When it was added.
     public let createdAt: Date
+    /// The MAC over the row, its scopes and selectors (see `MetadataAuthenticator`).
+    public let tag: [UInt8]?
 
     /// Creates a descriptor.
-    public init(id: Int64, name: ResourceName, type: ManagerType, config: [String: String], sealedCredentials: [UInt8]?, isDefault: Bool, scopes: [ScopeRule], selectors: [String], createdAt: Date) {
+    public init(id: Int64, name: ResourceName, type: ManagerType, config: [String: String], sealedCredentials: [UInt8]?, isDefault: Bool, scopes: [ScopeRule], selectors: [String], createdAt: Date, tag: [UInt8]? = nil) {
+        self.tag = tag
         self.id = id
         self.name = name
         self.type = type

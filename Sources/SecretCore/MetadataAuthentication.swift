@@ -54,6 +54,30 @@ enum MetadataMessage {
         return message.bytes
     }
 
+    /// A manager: its row (configuration, sealed credentials, default flag) with its scopes and
+    /// selectors, everything that decides where values go and who may use it.
+    static func manager(_ descriptor: ManagerDescriptor) -> [UInt8] {
+        var message = Builder("secretfs manager metadata v1")
+        message.append(descriptor.id)
+        message.append(descriptor.name.rawValue)
+        message.append(descriptor.type.rawValue)
+        message.append(Int64(descriptor.config.count))
+        for (key, value) in descriptor.config.sorted(by: { $0.key < $1.key }) {
+            message.append(key)
+            message.append(value)
+        }
+        message.append(descriptor.sealedCredentials.map { [0x00] + $0 } ?? [0xff])
+        message.append(Int64(descriptor.isDefault ? 1 : 0))
+        let scopes = descriptor.scopes.map(\.description).sorted()
+        message.append(Int64(scopes.count))
+        for scope in scopes { message.append(scope) }
+        let selectors = descriptor.selectors.sorted()
+        message.append(Int64(selectors.count))
+        for selector in selectors { message.append(selector) }
+        message.append(descriptor.createdAt.storeMilliseconds)
+        return message.bytes
+    }
+
     private struct Builder {
         var bytes: [UInt8] = []
 

@@ -169,10 +169,12 @@ public final class SecretService: Sendable {
             if try tx.manager(named: draft.name) != nil {
                 throw SecretError(.alreadyExists, "manager '\(draft.name)' already exists")
             }
+            let previousDefault = try tx.managers().first(where: \.isDefault)
             let added = try tx.insertManager(draft, at: Date())
             if draft.makeDefault {
                 try tx.setDefaultManager(id: added.id)
             }
+            try retagManagers(tx, [added.id] + (draft.makeDefault ? previousDefault.map { [$0.id] } ?? [] : []))
             return try tx.manager(id: added.id) ?? added
         }
     }
@@ -186,7 +188,10 @@ public final class SecretService: Sendable {
             if manager.isReadOnly {
                 throw SecretError(.invalidArgument, "manager '\(name)' is read-only and cannot be the default")
             }
+            try requireIntact(manager)
+            let previousDefault = try tx.managers().first(where: \.isDefault)
             try tx.setDefaultManager(id: manager.id)
+            try retagManagers(tx, [manager.id] + (previousDefault.map { [$0.id] } ?? []))
         }
     }
 
@@ -210,7 +215,7 @@ public final class SecretService: Sendable {
     /// Runs the manager's own end-to-end check.
     public func testManager(_ name: ResourceName) throws {
         let descriptor = try managerDescriptor(named: name)
-        try managers.manager(for: descriptor).test()
+        try manager(for: descriptor).test()
     }
 
     // MARK: Secrets
@@ -255,11 +260,11 @@ public final class SecretService: Sendable {
                 guard let version = try loadVersion(tx, of: secret, number: number) else {
                     throw SecretError(.notFound, "secret '\(path)' has no version \(number)")
                 }
-                return (try verified(version, at: path), try Self.requireManager(tx, id: version.managerID, of: path), secret.kind)
+                return (try verified(version, at: path), try requireManager(tx, id: version.managerID, of: path), secret.kind)
             }
             try requireSelectors(descriptor, for: path)
             let context = EncryptionContext(path: path, version: version.number, managerID: descriptor.id)
-            let value = try managers.manager(for: descriptor).open(version.payload, context: context)
+            let value = try manager(for: descriptor).open(version.payload, context: context)
             // Size, content and version belong together: a sealed value whose plaintext is not the
             // size its row records was not written by secretfs.
             if version.payload.remoteReference == nil && value.count != version.size {
@@ -280,7 +285,7 @@ public final class SecretService: Sendable {
             let (secret, descriptor) = try store.read { tx -> (SecretSummary, ManagerDescriptor) in
                 let secret = try requireSecret(tx, path)
                 versionNumber = secret.version
-                return (secret, try Self.requireManager(tx, id: secret.managerID, of: path))
+                return (secret, try requireManager(tx, id: secret.managerID, of: path))
             }
             matched = matches(secret)
             // Not the held version: nothing was read, and the full read that follows is the event.
@@ -343,7 +348,7 @@ public final class SecretService: Sendable {
                 // timeout, and must not hold the database's write lock while it does.
                 let number = (plan.existing?.version ?? 0) + 1
                 let context = EncryptionContext(path: path, version: number, managerID: plan.descriptor.id)
-                let payload = try managers.manager(for: plan.descriptor).seal(value, context: context)
+                let payload = try manager(for: plan.descriptor).seal(value, context: context)
                 return try store.write { tx -> (version: SecretVersion, commitStamp: Int64?)? in
                     // The version number and manager are sealed into the payload: if another
                     // writer committed meanwhile, seal again for what is current now.
@@ -459,7 +464,7 @@ public final class SecretService: Sendable {
                     let sealers = try versions.map { try sealer(tx, of: $0, at: source) }
                     return RenamePlan(secret: secret, replaced: replaced, targetEnv: targetEnv, target: target, versions: versions, sealers: sealers)
                 }
-                let targetManager = try managers.manager(for: plan.target)
+                let targetManager = try manager(for: plan.target)
                 var payloads: [StoredPayload] = []
                 for (version, (sourceManager, oldContext)) in zip(plan.versions, plan.sealers) {
                     let plaintext = try sourceManager.open(version.payload, context: oldContext)
@@ -511,9 +516,9 @@ public final class SecretService: Sendable {
 
     /// The manager that sealed `version` of the secret at `path`, and the context it was sealed under.
     private func sealer(_ tx: any StoreTransaction, of version: SecretVersion, at path: SecretPath) throws -> (any SecretsManager, EncryptionContext) {
-        let descriptor = try Self.requireManager(tx, id: version.managerID, of: path)
+        let descriptor = try requireManager(tx, id: version.managerID, of: path)
         try requireSelectors(descriptor, for: path)
-        return (try managers.manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
+        return (try manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
     }
 
     /// Makes an existing external value (an AWS Secrets Manager secret, a Vault key) appear as `path`, without copying it.
@@ -525,12 +530,12 @@ public final class SecretService: Sendable {
                 if try tx.secret(at: path) != nil {
                     throw SecretError(.alreadyExists, "secret '\(path)' already exists")
                 }
-                let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
+                let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try intactManagers(tx))
                 try requireSelectors(descriptor, for: path)
                 return (env, descriptor)
             }
             // The store is asked outside the write transaction (a network call).
-            let (payload, size) = try managers.manager(for: descriptor).link(remote: remote)
+            let (payload, size) = try manager(for: descriptor).link(remote: remote)
             let linked = try store.write { tx -> SecretVersion in
                 guard try tx.environment(path.environment, in: path.application)?.id == env.id, try tx.manager(id: descriptor.id) == descriptor else {
                     throw SecretError(.notFound, "environment '\(path.application)/\(path.environment)' or manager '\(descriptor.name)' changed meanwhile; try again")
@@ -562,7 +567,7 @@ public final class SecretService: Sendable {
             return (version, try version.flatMap { try tx.manager(id: $0.managerID) })
         }
         guard let version, let descriptor, version.payload.remoteReference != nil else { return nil }
-        return try managers.manager(for: descriptor).fetchedAt(version.payload)
+        return try manager(for: descriptor).fetchedAt(version.payload)
     }
 
     // MARK: Audit
@@ -654,7 +659,7 @@ public final class SecretService: Sendable {
         if managerName == nil, let existing, let current = try tx.manager(id: existing.managerID) {
             descriptor = current
         } else {
-            descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try tx.managers())
+            descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try intactManagers(tx))
         }
         if descriptor.isReadOnly {
             throw SecretError(.readOnly, "manager '\(descriptor.name)' is read-only")
@@ -665,6 +670,8 @@ public final class SecretService: Sendable {
 
     private func requireSelectors(_ descriptor: ManagerDescriptor, for path: SecretPath) throws {
         guard let held = options.delegateSelectors else { return }
+        // The selectors are only as good as the row they came from.
+        try requireIntact(descriptor)
         let missing = descriptor.selectors.filter { !held.contains($0) }
         guard missing.isEmpty else {
             throw SecretError(.accessDenied, "manager '\(descriptor.name)' of '\(path)' requires delegate selector(s) \(missing.joined(separator: ", ")) that this daemon lacks")
@@ -691,7 +698,7 @@ public final class SecretService: Sendable {
         }
         guard let (current, descriptor) = found else { return }
         let context = EncryptionContext(path: secret.path, version: current.number, managerID: descriptor.id)
-        try managers.manager(for: descriptor).discard(current.payload, context: context)
+        try manager(for: descriptor).discard(current.payload, context: context)
     }
 
     /// Refuses to change a secret linked to an external value: it is changed at its source.
@@ -709,7 +716,7 @@ public final class SecretService: Sendable {
         throw SecretError(.notFound, "no environment '\(application)/\(name)'")
     }
 
-    static func requireManager(_ tx: any StoreTransaction, id: Int64, of path: SecretPath) throws -> ManagerDescriptor {
+    func requireManager(_ tx: any StoreTransaction, id: Int64, of path: SecretPath) throws -> ManagerDescriptor {
         guard let descriptor = try tx.manager(id: id) else {
             throw SecretError(.corruptStore, "secret '\(path)' names a manager that does not exist")
         }
@@ -728,6 +735,42 @@ public final class SecretService: Sendable {
     }
 
     // MARK: Metadata tags
+
+    /// The working manager for `descriptor`, whose row must verify: every use of a manager
+    /// (seal, open, link, discard, test) goes through here.
+    private func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {
+        try requireIntact(descriptor)
+        return try managers.manager(for: descriptor)
+    }
+
+    /// Throws `tampered` unless the manager's row, scopes and selectors match its tag.
+    private func requireIntact(_ descriptor: ManagerDescriptor) throws {
+        guard integrity.verify(descriptor.tag, MetadataMessage.manager(descriptor)) else {
+            throw SecretError(.tampered, "manager '\(descriptor.name)': its stored settings, scopes, selectors or default flag were altered outside secretfs (tag mismatch); remove and add it again")
+        }
+    }
+
+    /// Every manager, for choosing one by the scope rules: all must verify, since a row altered
+    /// to win (or to stop winning) the choice sends values elsewhere.
+    private func intactManagers(_ tx: any StoreTransaction) throws -> [ManagerDescriptor] {
+        let all = try tx.managers()
+        for descriptor in all { try requireIntact(descriptor) }
+        return all
+    }
+
+    /// Tags the managers `ids` as they now stand.
+    private func retagManagers(_ tx: any StoreTransaction, _ ids: [Int64]) throws {
+        try Self.tagManagers(tx, ids, with: integrity)
+    }
+
+    /// Tags the managers `ids` as they now stand, for a caller that adds one outside a service
+    /// (`secretfs init` adding the builtin manager).
+    public static func tagManagers(_ tx: any StoreTransaction, _ ids: [Int64], with integrity: any MetadataAuthenticator) throws {
+        for id in Set(ids) {
+            guard let descriptor = try tx.manager(id: id) else { continue }
+            try tx.setManagerTag(id: id, tag: integrity.tag(MetadataMessage.manager(descriptor)))
+        }
+    }
 
     /// `summary`, marked damaged when its tag does not match its row.
     private func verified(_ summary: SecretSummary) -> SecretSummary {
@@ -784,6 +827,9 @@ public final class SecretService: Sendable {
             }
         }
         try tx.setUntaggedTags(secrets: secretTags, versions: versionTags)
+        for descriptor in try tx.managers() where descriptor.tag == nil {
+            try tx.setManagerTag(id: descriptor.id, tag: integrity.tag(MetadataMessage.manager(descriptor)))
+        }
     }
 
     /// Any error as a domain error; unknown ones become `internalError` with the cause kept for logs.

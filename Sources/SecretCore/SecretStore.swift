@@ -39,6 +39,8 @@ public protocol StoreTransaction {
     func manager(id: Int64) throws -> ManagerDescriptor?
     func insertManager(_ draft: ManagerDraft, at time: Date) throws -> ManagerDescriptor
     func setDefaultManager(id: Int64) throws
+    /// Sets a manager row's tag (after it, its scopes, selectors or default flag changed).
+    func setManagerTag(id: Int64, tag: [UInt8]) throws
     func deleteManager(id: Int64) throws
     /// How many secrets have at least one version sealed by the manager.
     func secretCount(managerID: Int64) throws -> Int

@@ -38,6 +38,7 @@ public enum SecretFS {
                 if managers.isEmpty {
                     let builtin = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
                     try tx.setDefaultManager(id: builtin.id)
+                    try SecretService.tagManagers(tx, [builtin.id], with: integrity)
                     return true
                 }
                 return false

@@ -86,7 +86,7 @@ struct SQLiteTransaction: StoreTransaction {
 
     // MARK: Managers
 
-    private static let managerColumns = "SELECT id, name, type, config, sealed_credentials, is_default, created_at FROM managers"
+    private static let managerColumns = "SELECT id, name, type, config, sealed_credentials, is_default, created_at, tag FROM managers"
 
     func managers() throws -> [ManagerDescriptor] {
         // Every write that creates a secret chooses among all managers; decode them once per change.
@@ -135,6 +135,12 @@ struct SQLiteTransaction: StoreTransaction {
         try database.run("UPDATE managers SET is_default = 1 WHERE id = ?", [id])
     }
 
+    func setManagerTag(id: Int64, tag: [UInt8]) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
+        try database.run("UPDATE managers SET tag = ? WHERE id = ?", [tag, id])
+    }
+
     func deleteManager(id: Int64) throws {
         managerCache.changedInTransaction = true
         managerCache.clear()
@@ -158,7 +164,7 @@ struct SQLiteTransaction: StoreTransaction {
         return ManagerDescriptor(
             id: id, name: try ResourceName(row.string(1)), type: type, config: try Self.decode(row.string(3)),
             sealedCredentials: row.blob(4), isDefault: row.int(5) == 1, scopes: scopes, selectors: selectors,
-            createdAt: Date(storeMilliseconds: row.time(6)))
+            createdAt: Date(storeMilliseconds: row.time(6)), tag: row.blob(7))
     }
 
     // MARK: Secrets

@@ -137,6 +137,7 @@ enum Schema {
         """
         ALTER TABLE secrets ADD COLUMN tag BLOB;
         ALTER TABLE secret_versions ADD COLUMN tag BLOB;
+        ALTER TABLE managers ADD COLUMN tag BLOB;
         """,
     ]
 

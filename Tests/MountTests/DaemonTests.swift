@@ -16,6 +16,16 @@ import Testing
         #expect(!fs.isMounted)
     }
 
+    @Test func aStopSignalTheMomentTheMountIsLiveStillUnmountsCleanly() throws {
+        // A supervisor may stop the daemon as soon as it sees the mount; the signal must never
+        // find the process without its handlers (killed by the default action, mount left behind).
+        let fs = try MountedSecretFS()
+        for _ in 0..<15 {
+            try fs.mount()
+            #expect(try fs.stop(signal: SIGTERM) == 0)
+        }
+    }
+
     @Test func backgroundModeReturnsOnceMounted() throws {
         let fs = try MountedSecretFS()
         let result = try runProgram(BuiltProducts.path("secretfsd"), [fs.mountpoint, "--state-dir", fs.state, "--log-file", fs.directory.file("daemon.log")])

@@ -203,13 +203,34 @@ import Testing
         try fs.scope("payments", "prod")
         try fs.cli("secret", "set", "payments/prod/k", stdin: "from an older secretfs")
         // As an older build left it: no tag columns' values, schema version 3.
-        try tamper(fs, "UPDATE secrets SET tag = NULL; UPDATE secret_versions SET tag = NULL; PRAGMA user_version = 3")
+        try tamper(fs, "UPDATE secrets SET tag = NULL; UPDATE secret_versions SET tag = NULL; UPDATE managers SET tag = NULL; PRAGMA user_version = 3")
         let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
-        try database.execute("ALTER TABLE secrets DROP COLUMN tag; ALTER TABLE secret_versions DROP COLUMN tag")
+        try database.execute("ALTER TABLE secrets DROP COLUMN tag; ALTER TABLE secret_versions DROP COLUMN tag; ALTER TABLE managers DROP COLUMN tag")
         #expect(try fs.cli("secret", "get", "payments/prod/k").output == "from an older secretfs")
         #expect(try database.queryFirst("SELECT count(*) FROM secret_versions WHERE tag IS NULL")?.int(0) == 0)
         // After the upgrade a row without a tag is not trusted.
         try tamper(fs, "UPDATE secrets SET tag = NULL")
         #expect(try fs.cli("secret", "get", "payments/prod/k", allowFailure: true).status != 0)
+    }
+
+    @Test func aManagerRowAlteredToDropItsSelectorOrWinTheChoiceIsRefused() throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.scope("billing", "prod")
+        try fs.cli("manager", "add", "local", "eu-keys", "--scope", "payments:prod", "--delegate-selector", "eu")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "eu only")
+        // Dropping the selector would let a daemon without it read the secret.
+        try tamper(fs, "DELETE FROM manager_selectors WHERE selector = 'eu'")
+        try fs.mount()
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .failure(.EIO))
+        try fs.stop()
+        let get = try fs.cli("secret", "get", "payments/prod/k", allowFailure: true)
+        #expect(get.status == 10)
+        #expect(get.stderr == "secretfs: error: manager 'eu-keys': its stored settings, scopes, selectors or default flag were altered outside secretfs (tag mismatch); remove and add it again\n")
+        // Widening its scope would make it take every new secret of billing/prod.
+        try tamper(fs, "INSERT INTO manager_scopes (manager_id, rule) SELECT id, 'billing' FROM managers WHERE name = 'eu-keys'")
+        let set = try fs.cli("secret", "set", "billing/prod/new", stdin: "x", allowFailure: true)
+        #expect(set.status == 10, "\(set.stderr)")
+        #expect(try fs.cli("secret", "list", "billing").output.contains("billing/prod/new") == false)
     }
 }
