@@ -178,6 +178,8 @@ public struct AuditEvent: Sendable, Equatable {
         case write
         case rename
         case delete
+        /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
+        case auditLost = "audit-lost"
     }
 
     /// When.

@@ -41,7 +41,10 @@ public final class SecretService: Sendable {
     let options: Options
     let logger: Logger
     /// Read events not yet written (only with `defersReadAudits`).
-    private let deferredAudits = Mutex<[DeferredRead]>([])
+    private let deferredAudits = Mutex<[DeferredAudit]>([])
+    /// Events that could be neither written nor kept for a retry, since the last successful batch;
+    /// the next batch that commits records how many as an `auditLost` event.
+    private let lostAudits = Mutex<Int>(0)
     /// Asks the owner's background thread to call `recordDeferredAudits` soon; see `onDeferredAuditBacklog`.
     private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
 
@@ -391,8 +394,9 @@ public final class SecretService: Sendable {
     ///
     /// The mount calls it when a file is created or opened for writing, so the error comes at open, not at close.
     /// Returns the secret as it stands, or nil when the write would create it.
+    /// A refusal (anything but a missing name) is an audit event of `caller`, as the write it stops would have been.
     @discardableResult
-    public func checkWritable(_ path: SecretPath) throws -> SecretSummary? {
+    public func checkWritable(_ path: SecretPath, caller: Caller) throws -> SecretSummary? {
         do {
             return try store.read { tx in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
@@ -404,8 +408,15 @@ public final class SecretService: Sendable {
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
             logFailure(failure, action: "open for writing", path: path.description)
+            if failure.code != .notFound { audit(.write, path.description, version: nil, caller: caller, result: failure) }
             throw failure
         }
+    }
+
+    /// Records a write the caller's side refused before asking the service (an open for
+    /// writing on a read-only mount): refusals are audited like the writes they stop.
+    public func recordRefusedWrite(_ path: SecretPath, caller: Caller, error: SecretError) {
+        audit(.write, path.description, version: nil, caller: caller, result: error)
     }
 
     /// Deletes a secret with all its versions (and, for external stores, the remote value).
@@ -599,23 +610,53 @@ public final class SecretService: Sendable {
     /// kept for the next call (and the error is logged) unless too many are waiting. `committed`
     /// gets the commit's stamp (nil when unknown) as soon as the events are written.
     public func recordDeferredAudits(committed: (_ commitStamp: Int64?) -> Void = { _ in }) {
-        let batch = deferredAudits.withLock { pending -> [DeferredRead] in
+        let batch = deferredAudits.withLock { pending -> [DeferredAudit] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
-        guard !batch.isEmpty else { return }
+        // Taken, not read: two batches written at once (the background thread and a request at
+        // the bound) must not both record the same loss.
+        let lost = lostAudits.withLock { count -> Int in
+            defer { count = 0 }
+            return count
+        }
+        guard !batch.isEmpty || lost > 0 else { return }
         do {
-            let events = batch.map(\.event)
+            var events = batch.map(\.event)
+            if lost > 0 { events.append(Self.lossMarker(count: lost)) }
             committed(try store.write { tx in
                 try tx.appendAudits(events)
                 return tx.stampAfterCommit()
             })
-        } catch {
-            logger.error("could not record audit events", metadata: ["count": "\(batch.count)", "error": "\(error)"])
-            deferredAudits.withLock { pending in
-                if pending.count + batch.count <= Self.deferredAuditLimit { pending.insert(contentsOf: batch, at: 0) }
+            if lost > 0 {
+                logger.warning("audit events are recorded again; an audit-lost event says how many were lost", metadata: ["lost": "\(lost)"])
             }
+        } catch {
+            if lost > 0 { lostAudits.withLock { $0 += lost } }
+            keepForRetry(batch, error: error)
         }
+    }
+
+    /// Puts events that could not be written back in front of the queue, as many as the bound
+    /// allows; the rest are counted as lost, and both are logged.
+    private func keepForRetry(_ events: [DeferredAudit], error: any Error) {
+        let kept = deferredAudits.withLock { pending -> Int in
+            let room = max(0, Self.deferredAuditLimit * 2 - pending.count)
+            let kept = min(room, events.count)
+            pending.insert(contentsOf: events.prefix(kept), at: 0)
+            return kept
+        }
+        let dropped = events.count - kept
+        if dropped > 0 { lostAudits.withLock { $0 += dropped } }
+        logger.error("could not record audit events; kept for a retry, or lost past the bound", metadata: [
+            "kept": "\(kept)", "lost": "\(dropped)", "error": "\(error)",
+        ])
+    }
+
+    /// The event that records how many audit events were lost (the disk was full, the database locked).
+    private static func lossMarker(count: Int) -> AuditEvent {
+        AuditEvent(time: Date(), caller: Caller(uid: getuid(), gid: getgid(), pid: ProcessInfo.processInfo.processIdentifier, process: ProcessInfo.processInfo.processName),
+                   action: .auditLost, path: "-", version: nil, result: "lost \(count)")
     }
 
     private func auditRead(_ path: SecretPath, version: Int?, caller: Caller, result: SecretError?) {
@@ -624,7 +665,7 @@ public final class SecretService: Sendable {
             return
         }
         // Only the time is taken now; the event's text is made when it is written, off the request.
-        let event = DeferredRead(time: Date(), path: path, version: version, caller: caller, result: result?.code)
+        let event = DeferredAudit.read(DeferredRead(time: Date(), path: path, version: version, caller: caller, result: result?.code))
         let waiting = deferredAudits.withLock { pending in
             pending.append(event)
             return pending.count
@@ -643,7 +684,12 @@ public final class SecretService: Sendable {
         do {
             try store.write { try $0.appendAudit(event) }
         } catch {
-            logger.error("could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
+            // A long-running owner writes held events later; a one-shot caller can only say so.
+            guard options.defersReadAudits else {
+                logger.error("could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
+                return
+            }
+            keepForRetry([.event(event)], error: error)
         }
     }
 
@@ -871,6 +917,21 @@ private struct RenamePlan {
               let current = try tx.secret(at: source), current == secret else { return false }
         let onDestination = try tx.secret(at: destination)
         return onDestination == replaced
+    }
+}
+
+/// An event held back until the next batch is written.
+private enum DeferredAudit {
+    /// A read, whose text is made only when written.
+    case read(DeferredRead)
+    /// An event that could not be written at once.
+    case event(AuditEvent)
+
+    var event: AuditEvent {
+        switch self {
+        case .read(let read): read.event
+        case .event(let event): event
+        }
     }
 }
 

@@ -38,6 +38,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         if settings.readOnly { throw Errno.readOnlyFileSystem }
     }
 
+    /// Refuses a write open of `secret` on a read-only mount, recording the refusal as an audit event.
+    private func refuseWhenReadOnly(_ secret: SecretPath, caller: Caller) throws {
+        guard settings.readOnly else { return }
+        service.recordRefusedWrite(secret, caller: caller, error: SecretError(.readOnly, "the mount is read-only"))
+        throw Errno.readOnlyFileSystem
+    }
+
     // MARK: Metadata
 
     func attributes(of path: String, handle: UInt64?) throws -> FileAttributes {
@@ -161,8 +168,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let secret = try secretPaths.existingSecret(at: path)
             let caller = Caller.currentRequest()
             guard flags.writes else { return try openForReading(secret, caller: caller) }
-            try refuseWhenReadOnly()
-            let summary = try service.checkWritable(secret)
+            try refuseWhenReadOnly(secret, caller: caller)
+            let summary = try service.checkWritable(secret, caller: caller)
             // Created by another handle and not committed yet: the file exists, empty, as on any
             // file system (two processes opening the same new name with O_CREAT both succeed).
             guard summary != nil || hasPendingCreation(secret) else { throw Errno.noSuchFile }
@@ -247,9 +254,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile {
         try serving {
-            try refuseWhenReadOnly()
             let secret = try TreePath(path).newSecret()
-            let kind = try service.checkWritable(secret)?.kind ?? .file
+            let caller = Caller.currentRequest()
+            try refuseWhenReadOnly(secret, caller: caller)
+            let kind = try service.checkWritable(secret, caller: caller)?.kind ?? .file
             coherence.writerOpened(secret)
             // Written through the page cache, a copied-in file can be read back from it (see writerClosed).
             let cached = coherence.beginCachedWrite(secret)
@@ -319,7 +327,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             }
             // truncate(2) on a file nobody has open for writing: read, resize, commit a new version.
             let caller = Caller.currentRequest()
-            try service.checkWritable(secret)
+            try service.checkWritable(secret, caller: caller)
             coherence.writerOpened(secret)
             defer { coherence.writerClosed(secret) }
             let (value, _, kind) = try service.read(secret, caller: caller)

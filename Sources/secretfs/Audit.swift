@@ -24,7 +24,7 @@ struct Audit: ParsableCommand {
 
     func validate() throws {
         if let since, AuditTime.parse(since) == nil {
-            throw ValidationError("invalid --since '\(since)': use ISO 8601 (2026-11-21T10:00:00Z) or an age such as 30s, 15m, 2h, 7d")
+            throw ValidationError("invalid --since '\(since)': use ISO 8601 (2026-11-21T10:00:00Z) or an age up to 1000 years such as 30s, 15m, 2h, 7d")
         }
     }
 
@@ -44,9 +44,13 @@ struct Audit: ParsableCommand {
 
 /// Parses `--since`: an absolute ISO 8601 time or an age before now.
 enum AuditTime {
+    /// The longest age `--since` takes: a thousand years, in seconds.
+    static let maximumAge: Double = 1000 * 365.25 * 86400
+
     static func parse(_ text: String, now: Date = Date()) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
-        guard let unit = text.last, let amount = Double(text.dropLast()), amount >= 0 else { return nil }
+        // An age beyond any stored time (a thousand years) is refused rather than overflowing.
+        guard let unit = text.last, let amount = Double(text.dropLast()), amount >= 0, amount.isFinite else { return nil }
         let seconds: Double
         switch unit {
         case "s": seconds = 1
@@ -55,6 +59,7 @@ enum AuditTime {
         case "d": seconds = 86400
         default: return nil
         }
+        guard amount * seconds <= maximumAge else { return nil }
         return now.addingTimeInterval(-amount * seconds)
     }
 }
