@@ -163,15 +163,20 @@ import Testing
 
 /// The emulator paused mid-run: cached keys keep serving, the rest fail with EIO in time, then recover.
 @Suite struct KMSOutageTests {
-    @Test func cachedSecretsReadDuringAnOutageAndTheRestRecover() throws {
+    /// An emulator of the test's own (it is paused) and a state with payments/prod and an aws-kms manager `kms`.
+    func stateWithOwnEmulator(_ extra: [String]) throws -> (MotoServer, MountedSecretFS) {
         let moto = try MotoServer()
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
         let add = try runProgram(BuiltProducts.path("secretfs"), ["manager", "add", "aws-kms", "kms", "--key-arn", moto.keyARN, "--credentials", "access-keys",
-                                                                 "--access-key-id", moto.accessKeyID, "--secret-access-key-file", "-", "--endpoint", moto.endpoint,
-                                                                 "--request-timeout", "2", "--default"],
+                                                                 "--access-key-id", moto.accessKeyID, "--secret-access-key-file", "-", "--endpoint", moto.endpoint] + extra,
                                  stdin: Data(moto.secretAccessKey.utf8), environment: ["SECRETFS_STATE_DIR": fs.state])
         #expect(add.status == 0, "\(add.stderr)")
+        return (moto, fs)
+    }
+
+    @Test func cachedSecretsReadDuringAnOutageAndTheRestRecover() throws {
+        let (moto, fs) = try stateWithOwnEmulator(["--request-timeout", "2", "--default"])
         try fs.cli("secret", "set", "payments/prod/warm", stdin: "warm-value")
         try fs.cli("secret", "set", "payments/prod/cold", stdin: "cold-value")
         try fs.mount()
@@ -189,14 +194,7 @@ import Testing
     }
 
     @Test func aFrozenKMSHoldsUpNoOtherManagersWritesOrCachedReads() throws {
-        let moto = try MotoServer()
-        let fs = try MountedSecretFS()
-        try fs.scope("payments", "prod")
-        let add = try runProgram(BuiltProducts.path("secretfs"), ["manager", "add", "aws-kms", "kms", "--key-arn", moto.keyARN, "--credentials", "access-keys",
-                                                                 "--access-key-id", moto.accessKeyID, "--secret-access-key-file", "-", "--endpoint", moto.endpoint,
-                                                                 "--request-timeout", "6", "--scope", "payments:prod"],
-                                 stdin: Data(moto.secretAccessKey.utf8), environment: ["SECRETFS_STATE_DIR": fs.state])
-        #expect(add.status == 0, "\(add.stderr)")
+        let (moto, fs) = try stateWithOwnEmulator(["--request-timeout", "6", "--scope", "payments:prod"])
         try fs.scope("billing", "prod")
         try fs.cli("secret", "set", "payments/prod/warm", stdin: "warm-value")
         try fs.mount()

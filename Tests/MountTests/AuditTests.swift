@@ -10,11 +10,17 @@ import Testing
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
     }
 
-    @Test func aReadFromAThreadRecordsItsProcessIDAndName() throws {
+    /// A live mount whose store holds `payments/prod/k`.
+    private func mountedWithSecret() throws -> MountedSecretFS {
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
         try fs.cli("secret", "set", "payments/prod/k", stdin: "v")
         try fs.mount()
+        return fs
+    }
+
+    @Test func aReadFromAThreadRecordsItsProcessIDAndName() throws {
+        let fs = try mountedWithSecret()
         let script = """
             import os, sys, threading
             def read():
@@ -33,10 +39,7 @@ import Testing
     }
 
     @Test func processNamesWithLineBreaksAndEscapesCannotBreakTheTable() throws {
-        let fs = try MountedSecretFS()
-        try fs.scope("payments", "prod")
-        try fs.cli("secret", "set", "payments/prod/k", stdin: "v")
-        try fs.mount()
+        let fs = try mountedWithSecret()
         let script = """
             import sys
             open('/proc/self/comm', 'w').write('ev\\nil\\x1b[31m')
