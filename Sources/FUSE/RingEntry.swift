@@ -39,11 +39,12 @@ final class RingEntry: @unchecked Sendable {
     init?(index: Int, payloadCapacity: Int) {
         let page = Self.pageSize
         let capacity = (payloadCapacity + page - 1) / page * page
-        // Header page, spare page, payload; pages are touched (and locked, under mlockall) only as used.
+        // Header page, spare page, payload; pages are touched (and locked) only as used.
         mappingSize = 2 * page + capacity
         guard let mapping = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               mapping != MAP_FAILED else { return nil }
         self.mapping = mapping
+        RequestMemory.protect(mapping, length: mappingSize)
         self.index = index
         header = mapping
         payload = mapping + 2 * page
