@@ -75,7 +75,6 @@ final class RingQueue: RequestSource, @unchecked Sendable {
             RingReply.serving = entry
             fuse_session_process_buf(session, &buffer)
             RingReply.serving = nil
-            RequestMemory.wipeIfWrite(request.start, length: request.size)
         }
         // Every request through a ring has a reply (FORGET and INTERRUPT come through the device).
         if !entry.replied { entry.fail(EIO) }
