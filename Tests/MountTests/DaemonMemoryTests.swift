@@ -42,7 +42,9 @@ import Testing
 
     /// Writes 2 MiB of a random pattern through a mount started with `arguments`, then searches the
     /// daemon's memory for any 64-byte sample of it.
-    private func writtenBytesDoNotLinger(_ arguments: [String]) throws {
+    /// Returns the daemon's log.
+    @discardableResult
+    private func writtenBytesDoNotLinger(_ arguments: [String]) throws -> String {
         try #require(getuid() == 0, "needs root to read the daemon's memory")
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
@@ -79,13 +81,19 @@ import Testing
             }
         }
         #expect(found == 0, "\(found) samples of the written plaintext still in the daemon's memory")
+        try fs.stop()
+        return fs.daemonLog
     }
 
     @Test func writtenBytesDoNotLingerInTheRing() throws {
         let original = try? String(contentsOfFile: Self.kernelSwitch, encoding: .utf8)
         if original?.hasPrefix("N") == true { try? "Y".write(toFile: Self.kernelSwitch, atomically: false, encoding: .utf8) }
         defer { if let original, original.hasPrefix("N") { try? "N".write(toFile: Self.kernelSwitch, atomically: false, encoding: .utf8) } }
-        try writtenBytesDoNotLinger([])
+        let log = try writtenBytesDoNotLinger([])
+        if (try? String(contentsOfFile: Self.kernelSwitch, encoding: .utf8))?.hasPrefix("Y") == true {
+            // The write went through the ring's queues, not the device.
+            #expect(log.contains(try Regex("requests_io_uring=[1-9]")), "\(log.suffix(300))")
+        }
     }
 
     @Test func writtenBytesDoNotLingerOnTheDevice() throws {
