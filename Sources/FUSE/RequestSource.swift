@@ -44,7 +44,7 @@ final class DeviceRequests: RequestSource, @unchecked Sendable {
         private let mappingSize: Int
 
         init() {
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let page = Int(getpagesize())
             let size = 256 * page + page
             mappingSize = size + page
             let mapped = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
