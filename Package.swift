@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "SecureMemory", dependencies: ["CLinuxMemory"]),
         .target(name: "Crypto", dependencies: ["COpenSSL", "SecureMemory"]),
         .target(name: "SQLite", dependencies: ["CSQLite3", "CLinuxMemory"]),
-        .target(name: "FUSE", dependencies: ["CFuse3", "CIOURing"]),
+        .target(name: "FUSE", dependencies: ["CFuse3", "CIOURing", "CLinuxMemory"]),
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
         .target(name: "Vault", dependencies: ["HTTP", "SecureMemory"]),

@@ -33,10 +33,40 @@ final class DeviceRequests: RequestSource, @unchecked Sendable {
     private let session: OpaquePointer
     private let served: RequestCounter
 
-    /// A receive buffer, freed with its thread.
+    /// A receive buffer, locked and kept out of core dumps, unmapped with its thread.
+    ///
+    /// Ours rather than libfuse's (which would `malloc` one, unlocked in a process that could not
+    /// lock all its memory). libfuse reads up to its session's buffer size into it: 256 pages
+    /// (`FUSE_MAX_MAX_PAGES`) plus a header page; a guard page after it turns any overrun into a fault.
     final class Buffer {
         var buffer = fuse_buf()
-        deinit { free(buffer.mem) }
+        private let mapping: UnsafeMutableRawPointer?
+        private let mappingSize: Int
+
+        init() {
+            let page = Int(getpagesize())
+            let size = 256 * page + page
+            mappingSize = size + page
+            let mapped = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let mapped, mapped != MAP_FAILED else {
+                // libfuse then allocates its own.
+                mapping = nil
+                return
+            }
+            mapping = mapped
+            mprotect(mapped + size, page, PROT_NONE)
+            RequestMemory.protect(mapped, length: size)
+            buffer.mem = mapped
+            buffer.size = size
+        }
+
+        deinit {
+            if let mapping {
+                munmap(mapping, mappingSize)
+            } else {
+                free(buffer.mem)
+            }
+        }
     }
 
     /// Serves `session`, counting requests in `served`.
@@ -54,6 +84,7 @@ final class DeviceRequests: RequestSource, @unchecked Sendable {
     func process(_ slot: inout Buffer) {
         served.add()
         fuse_session_process_buf(session, &slot.buffer)
+        if let request = slot.buffer.mem { RequestMemory.wipeIfWrite(request, length: slot.buffer.size) }
     }
 
     func threadStarted() {}

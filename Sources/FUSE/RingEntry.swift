@@ -19,6 +19,8 @@ final class RingEntry: @unchecked Sendable {
     private(set) var commitID: UInt64 = 0
     /// Whether the request being served has its reply in the buffers.
     private(set) var replied = false
+    /// The request being served, in the device's layout, until its reply wipes it.
+    private var served: (start: UnsafeMutableRawPointer, size: Int)?
     /// The command to send again if the kernel answers EINTR or EAGAIN.
     var lastCommand = UInt32(SECRETFS_FUSE_IO_URING_CMD_REGISTER)
 
@@ -39,11 +41,12 @@ final class RingEntry: @unchecked Sendable {
     init?(index: Int, payloadCapacity: Int) {
         let page = Self.pageSize
         let capacity = (payloadCapacity + page - 1) / page * page
-        // Header page, spare page, payload; pages are touched (and locked, under mlockall) only as used.
+        // Header page, spare page, payload; pages are touched (and locked) only as used.
         mappingSize = 2 * page + capacity
         guard let mapping = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               mapping != MAP_FAILED else { return nil }
         self.mapping = mapping
+        RequestMemory.protect(mapping, length: mappingSize)
         self.index = index
         header = mapping
         payload = mapping + 2 * page
@@ -71,6 +74,7 @@ final class RingEntry: @unchecked Sendable {
         let start = payload - Self.requestHeaderSize - operationSize
         start.copyMemory(from: header + Self.inOutOffset, byteCount: Self.requestHeaderSize)
         (start + Self.requestHeaderSize).copyMemory(from: header + Self.operationOffset, byteCount: operationSize)
+        served = (start, Int(requestHeader.len))
         return (start, Int(requestHeader.len))
     }
 
@@ -82,6 +86,7 @@ final class RingEntry: @unchecked Sendable {
 
     /// Takes the reply into the buffers; returns its length, as `writev` would.
     func takeReply(_ parts: UnsafePointer<iovec>, count: Int) -> Int {
+        wipeWrite()
         var replyHeader = parts[0].iov_base!.loadUnaligned(as: fuse_out_header.self)
         var used = 0
         for part in UnsafeBufferPointer(start: parts + 1, count: count - 1) where part.iov_len > 0 {
@@ -99,8 +104,17 @@ final class RingEntry: @unchecked Sendable {
         return Self.replyHeaderSize + used
     }
 
+    /// Wipes the request being served if it was a WRITE: it has been consumed once a reply is
+    /// sent, and the reply goes where its data was.
+    private func wipeWrite() {
+        guard let request = served else { return }
+        served = nil
+        RequestMemory.wipeIfWrite(request.start, length: request.size)
+    }
+
     /// Answers the request with `error` (a positive errno) when nothing else did.
     func fail(_ error: Int32) {
+        wipeWrite()
         let replyHeader = fuse_out_header(len: UInt32(Self.replyHeaderSize), error: -error, unique: commitID)
         (header + Self.inOutOffset).storeBytes(of: replyHeader, as: fuse_out_header.self)
         (header + Self.payloadSizeOffset).storeBytes(of: 0, as: UInt32.self)

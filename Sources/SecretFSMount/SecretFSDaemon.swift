@@ -38,12 +38,20 @@ public enum SecretFSDaemon {
     /// still keeps the promise that outside changes show within a second.
     static let timeouts = CacheTimeouts(entry: 30, attributes: 30, negativeEntry: 1)
 
-    /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
-    public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
+    /// Disables core dumps, marks the process undumpable and locks all its memory.
+    ///
+    /// Runs first, and again in the background child after daemonising: `fork` does not carry
+    /// `mlockall` over, so without it the daemon's plaintext could reach swap.
+    private static func harden(logger: Logger) {
         if !ProcessHardening.disableCoreDumps() { logger.warning("could not disable core dumps") }
         if !FUSEMount.makeProcessUndumpable() { logger.warning("could not mark the process undumpable") }
         ProcessHardening.tuneAllocator()
         if !ProcessHardening.lockAllMemory() { logger.info("could not lock all memory (RLIMIT_MEMLOCK); secret buffers are locked one by one") }
+    }
+
+    /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
+    public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
+        harden(logger: logger)
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
         try MountpointChecks.requireApart(mountpoint: mountpoint, stateDirectory: options.state.path)
         try MountpointChecks.requireFUSEDevice()
@@ -54,6 +62,8 @@ public enum SecretFSDaemon {
         let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions(options), timeouts: timeouts)
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
+                // Memory locks are not inherited across the fork that detaches into the background.
+                if !options.foreground { harden(logger: logger) }
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
