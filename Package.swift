@@ -84,3 +84,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets only when asked (scripts/fuzz sets SECRETFS_FUZZ=1), so the normal build and
+// `swift test` never see them; the entry point is SecretFSFuzz_main (see Fuzz.swift).
+if Context.environment["SECRETFS_FUZZ"] == "1" {
+    package.products.append(.executable(name: "secretfs-fuzz", targets: ["SecretFSFuzz"]))
+    package.targets.append(.executableTarget(
+        name: "SecretFSFuzz",
+        dependencies: ["AWS", "HTTP", "Managers", "SecretCore", "SecureMemory"],
+        path: "Fuzz/SecretFSFuzz",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+    ))
+}

@@ -83,7 +83,8 @@ public enum SigV4 {
         guard let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedQuery, !query.isEmpty else { return "" }
         var pairs: [(name: String, value: String)] = []
         for pair in query.split(separator: "&") {
-            let parts: [String] = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            // Empty pieces kept: "=" and "=v" have an empty name rather than no parts at all.
+            let parts: [String] = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0).removingPercentEncoding ?? String($0) }
             let value: String = parts.count > 1 ? parts[1] : ""
             pairs.append((uriEncode(parts[0]), uriEncode(value)))
         }

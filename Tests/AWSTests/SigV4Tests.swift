@@ -20,6 +20,17 @@ import Testing
         #expect(result.authorization == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
     }
 
+    /// Found by scripts/fuzz (Fuzz/corpus/sigv4/crash-query-equals): a query piece that is only "="
+    /// (or "=v") split into no parts and trapped; it now canonicalizes with an empty name.
+    @Test func queryPieceWithoutNameDoesNotTrap() {
+        let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: SecureBytes(copying: Array("secret".utf8)))
+        let url = URL(string: "https://secretsmanager.us-east-1.amazonaws.com/a%20b?=&=v&x=1")!
+        let result = SigV4.signature(method: "GET", url: url, headers: [("Host", "secretsmanager.us-east-1.amazonaws.com")],
+                                     payloadHash: "UNSIGNED-PAYLOAD", credentials: credentials, region: "us-east-1",
+                                     service: "secretsmanager", timestamp: "20260101T000000Z")
+        #expect(result.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2] == "=&=v&x=1")
+    }
+
     @Test func signingAddsSessionTokenAndHost() {
         let credentials = AWSCredentials(accessKeyID: "AKID", secretAccessKey: SecureBytes(copying: Array("secret".utf8)), sessionToken: SecureBytes(copying: Array("token".utf8)))
         var request = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:4566/")!, body: SecureBytes(copying: Array("{}".utf8)))
