@@ -361,7 +361,7 @@ struct SQLiteTransaction: StoreTransaction {
         let path = SecretPath(application: try ResourceName(row.string(2)), environment: try ResourceName(row.string(3)), name: try ResourceName(row.string(4)))
         return SecretSummary(
             id: Int64(row.int(0)), environmentID: Int64(row.int(1)), path: path, kind: SecretKind(rawValue: row.string(5)) ?? .file,
-            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, row.int(9)),
+            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, min(row.int(9), 1 << 40)),
             createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
     }
 
@@ -371,7 +371,7 @@ struct SQLiteTransaction: StoreTransaction {
         try writePendingPieces()
         let ciphertext = chunks == 0 ? row.blob(3) ?? [] : try piecedCiphertext(secretID: Int64(row.int(0)), number: row.int(1), chunks: chunks)
         let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
-        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: max(0, row.int(8)),
+        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: max(0, min(row.int(8), 1 << 40)),
                              createdAt: Date(storeMilliseconds: row.time(9)), creator: row.string(10), tag: row.blob(12))
     }
 
