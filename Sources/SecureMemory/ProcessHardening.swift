@@ -54,6 +54,21 @@ public enum ProcessHardening {
         _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
+    /// Makes the dynamic linker resolve every symbol at startup: runs the program again with
+    /// `LD_BIND_NOW=1` unless it is set already. Returns only when it is set, or when the re-exec failed.
+    ///
+    /// Lazy binding resolves a function on its first call through `_dl_runtime_resolve_xsave`,
+    /// which saves every vector register on the calling thread's stack, and a memcpy of a value
+    /// leaves its last few hundred bytes in those registers: a copy of a secret would stay in dead
+    /// stack for as long as nothing overwrites it. Bound at startup, nothing saves them at run time.
+    /// Call it first thing in `main`, before anything is opened or started.
+    public static func bindSymbolsNow() {
+        if let value = getenv("LD_BIND_NOW"), value.pointee != 0 { return }
+        setenv("LD_BIND_NOW", "1", 1)
+        // The same pid, descriptors and arguments; on failure the program carries on lazily bound.
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+
     /// Closes every descriptor above stderr that the process inherited.
     ///
     /// A daemon must not keep its parent's pipes and sockets open: it would leak them for its

@@ -39,6 +39,7 @@ struct SecretFSDCommand: ParsableCommand {
     var noIOURing = false
 
     static func main() {
+        ProcessHardening.bindSymbolsNow()
         ProcessHardening.closeInheritedDescriptors()
         main(nil)
     }
