@@ -109,7 +109,10 @@ public protocol FileSystem: AnyObject, Sendable {
     /// The names in a directory, with their attributes where known (sent as READDIRPLUS, which saves a lookup per entry).
     func directoryEntries(of path: String) throws -> [(name: String, attributes: FileAttributes?)]
     /// Opens a file, saying how the kernel may cache it.
-    func open(_ path: String, flags: OpenFlags) throws -> OpenedFile
+    ///
+    /// `detached` says the kernel found the file before its name was removed or replaced: the
+    /// open must reach that file, not whatever `path` names now.
+    func open(_ path: String, flags: OpenFlags, detached: Bool) throws -> OpenedFile
     /// Creates and opens a file, saying how the kernel may cache it.
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile
     /// Hands `reply` up to `count` bytes at `offset` (none at end of file), straight from the

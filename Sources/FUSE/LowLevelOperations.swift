@@ -95,7 +95,10 @@ enum LowLevelOperations {
         ops.open = { request, node, info in
             serve(request) { mount in
                 let info = info!
-                let opened = try mount.fileSystem.open(try mount.path(of: node), flags: OpenFlags(rawValue: info.pointee.flags))
+                // The kernel may open a node it looked up just before another process removed its name.
+                let attached = mount.nodes.path(of: node)
+                let path = try attached ?? mount.path(of: node, open: true)
+                let opened = try mount.fileSystem.open(path, flags: OpenFlags(rawValue: info.pointee.flags), detached: attached == nil)
                 info.pointee.fh = opened.handle
                 info.pointee.setCaching(of: opened)
                 // An interrupted open never reaches the caller, and the kernel will not release it.

@@ -686,7 +686,9 @@ public final class SecretService: Sendable {
         } catch {
             // A long-running owner writes held events later; a one-shot caller can only say so.
             guard options.defersReadAudits else {
-                logger.error("could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
+                // A failed action's caller reports the failure itself (the audit fails for the same reason, as on a full disk).
+                let level: Logger.Level = result != nil && options.callerReportsFailures ? .debug : .error
+                logger.log(level: level, "could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
                 return
             }
             keepForRetry([.event(event)], error: error)

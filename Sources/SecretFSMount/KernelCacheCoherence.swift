@@ -198,6 +198,12 @@ final class KernelCacheCoherence: @unchecked Sendable {
         condition.withLock { pageCacheVersion[path] }
     }
 
+    /// Whether a writer through the page cache may have `path` open: attribute answers must
+    /// then give that writer's size (see `SecretFileSystem.writerInPageCache`).
+    func hasPageCacheWriter(_ path: SecretPath) -> Bool {
+        condition.withLock { soleCachedWriter[path] != nil }
+    }
+
     /// Unregisters a page-cache reader that did not go on to use the page cache after all.
     func cancelCachedRead(_ path: SecretPath, _ key: VersionKey) {
         readerClosed(path, key)
@@ -523,10 +529,15 @@ final class KernelCacheCoherence: @unchecked Sendable {
                 }
                 return (changed, added.union(addedLastCheck))
             }
-            // The kernel may remember these names as absent (see negativeEntry).
-            for path in added { kernel.forgetName(path) }
+            // The kernel may remember these names as absent (see negativeEntry), unless it holds a
+            // node for them. Each notification takes the directory's lock in the kernel: a daemon
+            // killed while waiting for it cannot exit until the lock's holder is answered or the
+            // connection aborted, so the thread sends no more of them than it must.
+            let known = kernel.knownPaths()
+            let knownNames = Set(known)
+            for path in added where !knownNames.contains(path) { kernel.forgetName(path) }
             var listings: Set<String> = ["/"]
-            for path in kernel.knownPaths() {
+            for path in known {
                 if path.split(separator: "/").count < 3 { listings.insert(path) }
                 if !names.contains(path) { kernel.forgetName(path) }
             }

@@ -3,10 +3,16 @@ import SecretCore
 import SecureMemory
 import Synchronization
 
-/// One open handle: a read snapshot, or a write buffer committed as a new version on flush.
+/// One open handle: a read snapshot, or a write buffer committed as a new version on close.
 ///
 /// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
 /// kernel's concurrent calls on one handle.
+///
+/// When a writer commits (see `SecretFileSystem.flush`): the kernel sends FLUSH on *every* close
+/// of a descriptor, including a copy closed by a forked child or by a shell between `open` and
+/// `dup2`. Only the opening process's close publishes, and only after a write or truncate call;
+/// what an open did by itself (truncating with O_TRUNC, creating) waits for the last close
+/// (RELEASE). So no empty or partial value is published on the way to the real one.
 final class OpenFile: @unchecked Sendable {
     // Unchecked: `content`, `unloadedVersion`, `dirty`, `commitFailed` and `attributeMark` are guarded by `lock`, which a commit holds
     // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
@@ -35,8 +41,18 @@ final class OpenFile: @unchecked Sendable {
     }
     /// Created by this handle, which has neither written nor truncated since (guarded by `lock`).
     var onlyCreates = false
+    /// A write or truncate call changed `content` since the last commit (guarded by `lock`); a
+    /// change made by the open itself (O_TRUNC, creation) is `dirty` without being `written`.
+    var written = false
+    /// The process (thread group) that opened the handle; 0 when not known.
+    let opener: Int32
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
+    /// A writer whose writes go through the kernel's page cache (it opened from empty content).
+    let writesThroughPageCache: Bool
+    /// The length of `content`, readable without `lock` (which a commit holds for as long as
+    /// the manager takes): attribute answers give it while this writer's pages are in the kernel.
+    let contentLength = Atomic<Int>(0)
     /// For a writer through the page cache, whether the kernel's pages still hold exactly
     /// `content`: a refused write leaves its bytes there, and a renamed file is not trusted.
     var pagesMatchContent: Bool
@@ -52,9 +68,11 @@ final class OpenFile: @unchecked Sendable {
     /// kernel asks for a page it no longer caches; nil once loaded.
     var unloadedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0) {
+        self.opener = opener
         self.snapshotVersion = snapshotVersion
         self.pagesMatchContent = writesThroughPageCache
+        self.writesThroughPageCache = writesThroughPageCache
         self.currentPath = path
         self.cachedVersion = cachedVersion
         self.unloadedVersion = unloadedVersion
@@ -88,6 +106,11 @@ final class OpenFileTable: @unchecked Sendable {
 
     func remove(_ handle: UInt64) -> OpenFile? {
         lock.withLock { files.removeValue(forKey: handle) }
+    }
+
+    /// The open writer of `path` that writes through the page cache, if any.
+    func pageCacheWriter(of path: SecretPath) -> OpenFile? {
+        lock.withLock { files.values.first { $0.writesThroughPageCache && $0.path == path && !$0.orphaned } }
     }
 
     /// Open writable handles on `path`.

@@ -64,6 +64,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     // A reader's fstat describes the version it reads, whatever is current now.
                     if let version = open.snapshotVersion { return file(version) }
                 }
+                // While a writer's pages are in the kernel, the kernel's size must stay the writer's.
+                if let writer = writerInPageCache(secret) { return file(size: writer.contentLength.load(ordering: .relaxed), modified: Date()) }
                 do {
                     let summary = try service.secret(at: secret)
                     // While page-cache readers are open, the kernel's size must stay theirs.
@@ -91,7 +93,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 coherence.answeringAttributes()
                 // One query gives names and attributes, so the kernel needs no lookup per entry.
                 var entries: [(name: String, attributes: FileAttributes?)] = try service.secrets(matching: ScopeFilter(application: application, environment: environment))
-                    .map { ($0.path.name.rawValue, coherence.versionInPageCache($0.path).map(file) ?? file(size: $0.size, modified: $0.updatedAt)) }
+                    .map { ($0.path.name.rawValue, writerInPageCache($0.path) != nil ? nil : coherence.versionInPageCache($0.path).map(file) ?? file(size: $0.size, modified: $0.updatedAt)) }
                 let listed = Set(entries.map(\.name))
                 for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
                     entries.append((pending.path.name.rawValue, nil))
@@ -163,23 +165,30 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     // MARK: Open, read, write
 
-    func open(_ path: String, flags: OpenFlags) throws -> OpenedFile {
+    func open(_ path: String, flags: OpenFlags, detached: Bool) throws -> OpenedFile {
         try serving {
             let secret = try secretPaths.existingSecret(at: path)
             let caller = Caller.currentRequest()
+            // A reader of a removed file has no snapshot to read; a writer writes to the file it opened.
+            if detached && !flags.writes { throw Errno.noSuchFile }
             guard flags.writes else { return try openForReading(secret, caller: caller) }
             try refuseWhenReadOnly(secret, caller: caller)
             let summary = try service.checkWritable(secret, caller: caller)
-            // Created by another handle and not committed yet: the file exists, empty, as on any
-            // file system (two processes opening the same new name with O_CREAT both succeed).
-            guard summary != nil || hasPendingCreation(secret) else { throw Errno.noSuchFile }
             coherence.writerOpened(secret)
             do {
-                let content = flags.truncates || summary == nil ? SecureBytes() : try service.read(secret, caller: caller).value
+                // Created by another handle and not committed yet: the file exists, empty, as on any
+                // file system (two processes opening the same new name with O_CREAT both succeed).
+                guard !detached, summary != nil || hasPendingCreation(secret) else { return vanishedFileWriter(secret, caller: caller) }
+                let content: SecureBytes
+                do {
+                    content = flags.truncates || summary == nil ? SecureBytes() : try service.read(secret, caller: caller).value
+                } catch let error as SecretError where error.code == .notFound {
+                    return vanishedFileWriter(secret, caller: caller)
+                }
                 // Only a writer starting from empty content sees the same file as the kernel's page cache.
                 let cached = flags.truncates && coherence.beginCachedWrite(secret)
                 let handle = openFiles.insert(OpenFile(path: secret, writable: true, appends: flags.appends, content: content, kind: summary?.kind ?? .file,
-                                                       dirty: flags.truncates && (summary?.size ?? 0) > 0, writesThroughPageCache: cached))
+                                                       dirty: flags.truncates && (summary?.size ?? 0) > 0, writesThroughPageCache: cached, opener: caller.pid))
                 return OpenedFile(handle: handle, usesPageCache: cached, keepsCachedPages: false, skipsFlush: false)
             } catch {
                 coherence.writerClosed(secret)
@@ -227,6 +236,27 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
     }
 
+    /// A writer for a file removed (or renamed) between the kernel's lookup and this open: the
+    /// open succeeds on the file the lookup found, as on a local file system, and what is written
+    /// goes with that file (it is never committed). `open(O_CREAT)` racing `unlink` or `rename`
+    /// never fails with ENOENT; the kernel does not pass O_CREAT on, so it is not re-created.
+    private func vanishedFileWriter(_ secret: SecretPath, caller: Caller) -> OpenedFile {
+        let file = OpenFile(path: secret, writable: true, appends: false, content: SecureBytes(), kind: .file, dirty: false, opener: caller.pid)
+        file.orphaned = true
+        return OpenedFile(handle: openFiles.insert(file), usesPageCache: false, keepsCachedPages: false, skipsFlush: false)
+    }
+
+    /// The open writer whose pages the kernel holds for `secret`, if any.
+    ///
+    /// The kernel takes a file's size from every attribute answer and cuts its cached pages to
+    /// it: a smaller committed size given while such a writer is open (another writer's, the
+    /// CLI's) would zero the tail of the page the writer wrote, and a later reader through the
+    /// page cache would read those zeros. Attribute answers give this writer's size instead.
+    private func writerInPageCache(_ secret: SecretPath) -> OpenFile? {
+        guard coherence.hasPageCacheWriter(secret) else { return nil }
+        return openFiles.pageCacheWriter(of: secret)
+    }
+
     /// Whether a handle created `secret` through the mount and has not committed it yet.
     private func hasPendingCreation(_ secret: SecretPath) -> Bool {
         openFiles.writers(of: secret).contains { !$0.orphaned }
@@ -261,7 +291,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             coherence.writerOpened(secret)
             // Written through the page cache, a copied-in file can be read back from it (see writerClosed).
             let cached = coherence.beginCachedWrite(secret)
-            let file = OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true, writesThroughPageCache: cached)
+            let file = OpenFile(path: secret, writable: true, appends: flags.appends, content: SecureBytes(), kind: kind, dirty: true, writesThroughPageCache: cached, opener: caller.pid)
             // Only the creation itself is to commit (an empty file) unless it writes.
             file.onlyCreates = true
             let handle = openFiles.insert(file)
@@ -302,8 +332,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 throw Errno.fileTooLarge
             }
             open.content.write(data, at: position)
+            open.contentLength.store(open.content.count, ordering: .relaxed)
             open.attributeMark = coherence.attributeMark()
             open.dirty = true
+            open.written = true
             open.onlyCreates = false
             open.commitFailed = false
             return data.count
@@ -319,7 +351,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             if let open = targets.first(where: \.writable) {
                 open.lock.withLock {
                     open.content.resize(to: size)
+                    open.contentLength.store(size, ordering: .relaxed)
                     open.dirty = true
+                    open.written = true
                     open.onlyCreates = false
                     open.commitFailed = false
                 }
@@ -337,8 +371,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
+    /// A close of one descriptor of `handle`: commits what the opening process wrote (see `OpenFile`).
     func flush(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        // Another process closing an inherited copy (a forked child): the opener is still writing.
+        guard open.lock.withLock({ open.written }), Caller.currentRequest().pid == open.opener else { return }
         try commit(open)
     }
 
@@ -385,6 +422,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
                     open.dirty = false
+                    open.written = false
                     // Attributes the kernel was given since the last write may be stale now (the
                     // time, and the size after a truncate): drop them before the writer's close returns.
                     let mark = coherence.attributeMark()

@@ -77,6 +77,26 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aSmallerCommitElsewhereWhileAWriterFillsThePageCacheCutsNoPage() throws {
+        let (fs, path) = try mountedWithSecret("thirty bytes of an old value..")
+        let written = (0..<100_000).map { UInt8(65 + $0 % 26) }
+        let writer = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        #expect(writer >= 0)
+        #expect(write(writer, written, written.count) == written.count)
+        // The CLI commits a 30-byte version; a stat then asks the mount for the path's size.
+        try fs.cli("secret", "set", "payments/prod/k", stdin: String(repeating: "c", count: 30))
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        #expect(status.st_size == 100_000)
+        #expect(close(writer) == 0)
+        // The writer's pages are served to readers: none of them may have been cut to 30 bytes.
+        // Compared here, not in #expect, which would print 100,000 bytes twice on failure.
+        let readAtOnce = POSIX.read(path) == .success(written)
+        #expect(readAtOnce)
+        #expect(withinASecond { POSIX.read(path) == .success(written) })
+        try fs.stop()
+    }
+
     @Test func aFileWrittenInShowsItsCommitTimeWhetherOrNotItWasStatWhileOpen() throws {
         let fs = try mounted()
         try fs.mount()
