@@ -198,6 +198,20 @@ import Testing
         #expect(try fs.cli("secret", "get", "payments/prod/b").output == "value of b, 2")
     }
 
+    /// FAILS NOW (probe, issue 18): the secret row's tag binds no freshness, so a row and tag
+    /// copied from an earlier state of the same secret verify, and the secret rolls back silently.
+    @Test func aSecretRowReplayedFromAnEarlierVersionIsRefused() throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/r", stdin: "old value")
+        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        let oldTag = try #require(try database.queryFirst("SELECT hex(tag) FROM secrets WHERE name = 'r'")?.string(0))
+        try fs.cli("secret", "set", "payments/prod/r", stdin: "new value")
+        try tamper(fs, "UPDATE secrets SET current_version = 1, tag = x'\(oldTag)' WHERE name = 'r'")
+        let get = try fs.cli("secret", "get", "payments/prod/r", allowFailure: true)
+        #expect(get.status != 0 || get.output == "new value", "rolled back to: \(get.output)")
+    }
+
     @Test func rowsWrittenBeforeTagsExistedAreTaggedWhenTheDatabaseIsUpgraded() throws {
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
