@@ -73,6 +73,9 @@ public struct SecretSummary: Sendable, Equatable {
     /// Set by the service when the tag does not match (or the row's current version is missing):
     /// the row was altered outside secretfs, and the secret cannot be read until rewritten or removed.
     public var damaged: Bool = false
+    /// The highest version number stored for the secret, when the store says; a current
+    /// version below it means an older row was put back (a replay), which its tag cannot show.
+    public var newestStoredVersion: Int?
 
     /// Creates a record.
     public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {

@@ -820,11 +820,14 @@ public final class SecretService: Sendable {
         }
     }
 
-    /// `summary`, marked damaged when its tag does not match its row.
+    /// `summary`, marked damaged when its tag does not match its row, or when a newer version
+    /// is stored than the current one: versions only grow (a rollback makes a new one), so the
+    /// row was replaced by an older copy of itself, tag and all.
     private func verified(_ summary: SecretSummary) -> SecretSummary {
         var checked = summary
         let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt)
-        checked.damaged = !integrity.verify(summary.tag, message)
+        let replayed = summary.newestStoredVersion.map { $0 != summary.version } ?? false
+        checked.damaged = replayed || !integrity.verify(summary.tag, message)
         return checked
     }
 

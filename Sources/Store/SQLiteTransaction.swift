@@ -173,7 +173,8 @@ struct SQLiteTransaction: StoreTransaction {
     /// manager is missing (a damaged database) is still listed, and its tag then fails.
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
-               v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag
+               v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag,
+               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id)
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
@@ -359,10 +360,12 @@ struct SQLiteTransaction: StoreTransaction {
 
     private static func secret(_ row: Row) throws -> SecretSummary {
         let path = SecretPath(application: try ResourceName(row.string(2)), environment: try ResourceName(row.string(3)), name: try ResourceName(row.string(4)))
-        return SecretSummary(
+        var summary = SecretSummary(
             id: Int64(row.int(0)), environmentID: Int64(row.int(1)), path: path, kind: SecretKind(rawValue: row.string(5)) ?? .file,
             managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, min(row.int(9), 1 << 40)),
             createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
+        summary.newestStoredVersion = row.optionalInt(13)
+        return summary
     }
 
     private func version(_ row: Row) throws -> SecretVersion {
