@@ -17,6 +17,11 @@ public protocol SecretStore: Sendable {
     /// A number that changes with every commit, by this process or any other, read without a
     /// transaction (cheap enough for every request); nil when the store cannot tell.
     func commitStamp() -> Int64?
+
+    /// Another process has committed: if it removed secrets since the last call, see that no
+    /// copy of their sealed pages outlives the removal on disk (the remover may have found the
+    /// write-ahead log held by a reader, and could not wait). The first call only takes note.
+    func purgeValuesRemovedElsewhere()
 }
 
 /// The operations available inside a transaction. Lookups return nil for missing rows.

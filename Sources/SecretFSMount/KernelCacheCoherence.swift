@@ -135,6 +135,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
         let stamp = service.store.commitStamp()
         let token = try service.store.changeToken()
         let (secrets, directories) = try listing()
+        // Notes the audit rows already there, so that only removals from now on are purged here.
+        service.store.purgeValuesRemovedElsewhere()
         condition.withLock {
             polledCommitStamp = stamp
             settled = secrets
@@ -504,6 +506,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
             // Stamp first: a commit between the two reads is then either in the token or after the stamp.
             let stamp = service.store.commitStamp()
             let token = try service.store.changeToken()
+            if token != changeToken { service.store.purgeValuesRemovedElsewhere() }
             let checkNames = condition.withLock { () -> Bool in
                 if token != changeToken {
                     nameChecksLeft = 2

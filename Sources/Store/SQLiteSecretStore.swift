@@ -22,6 +22,8 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     /// The last stamp of an unbroken run of this connection's own commits since `tokenChecked`,
     /// or nil once a stamp was skipped (another connection committed in between).
     private var ownCommitsThrough: Int64?
+    /// The newest audit row `purgeValuesRemovedElsewhere` has looked at.
+    private var auditsCheckedThrough: Int64?
 
     /// Opens (and, with `create`, initialises) the database at `path`, migrating it forward.
     ///
@@ -102,6 +104,23 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
             checkpointer.requestTruncation()
         } else {
             logger.warning("the WAL is busy; a deleted value's sealed pages stay in it until the next complete checkpoint")
+        }
+    }
+
+    public func purgeValuesRemovedElsewhere() {
+        lock.withLock {
+            do {
+                // Every removal (a delete, a rename over another secret) is audited in its own
+                // commit's transaction or right after: new audit rows of those kinds tell.
+                let newest = try database.integer("SELECT coalesce(max(id), 0) FROM audit_events") ?? 0
+                defer { auditsCheckedThrough = newest }
+                guard let checked = auditsCheckedThrough, newest > checked,
+                      try database.queryFirst("SELECT 1 FROM audit_events WHERE id > ? AND action IN ('delete', 'rename') LIMIT 1", [checked]) != nil
+                else { return }
+                purgeWriteAheadLog()
+            } catch {
+                logger.debug("could not look for removals by other processes", metadata: ["error": "\(error)"])
+            }
         }
     }
 

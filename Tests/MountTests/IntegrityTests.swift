@@ -88,6 +88,29 @@ import Testing
         for file in allFiles(under: fs.state) { #expect(!fileContains(file, try #require(cliRow.blob(0))), "sealed bytes of a deleted secret in \(file)") }
     }
 
+    @Test func aCLIDeleteWhileAReaderHoldsTheLogIsPurgedByTheMountOnceTheReaderLetsGo() throws {
+        let (fs, _) = try mountedWithSecret("keep me")
+        try fs.cli("secret", "set", "payments/prod/doomed", stdin: String(repeating: "sealed ", count: 400))
+        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        let row = try #require(try database.queryFirst("SELECT v.nonce, v.ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'doomed'"))
+        let sealed = [try #require(row.blob(0)), Array(try #require(row.blob(1)).prefix(48))]
+        // A reader of the snapshot before the delete keeps the CLI's checkpoint from finishing.
+        let reader = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
+        try reader.execute("BEGIN")
+        _ = try reader.queryFirst("SELECT count(*) FROM secret_versions")
+        #expect(try fs.cli("secret", "rm", "payments/prod/doomed").status == 0)
+        try reader.execute("COMMIT")
+        // The mount sees the removal at its next poll and purges once the reader has gone.
+        let deadline = Date(timeIntervalSinceNow: 5)
+        var leftIn: [String] = []
+        repeat {
+            usleep(100_000)
+            leftIn = allFiles(under: fs.state).filter { file in sealed.contains { fileContains(file, $0) } }
+        } while !leftIn.isEmpty && Date() < deadline
+        #expect(leftIn.isEmpty, "sealed bytes of a deleted secret stay in \(leftIn)")
+        try fs.stop()
+    }
+
     @Test func aLockHeldElsewhereForSixSecondsDelaysWritesButFailsNone() throws {
         let (fs, _) = try mountedWithSecret("before")
         // Another process takes the write lock and keeps it for six seconds (past SQLite's own busy timeout).
