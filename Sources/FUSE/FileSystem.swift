@@ -133,7 +133,8 @@ public protocol FileSystem: AnyObject, Sendable {
     func extendedAttributeNames(of path: String) throws -> [String]
     func changePermissions(_ path: String, to permissions: UInt32) throws
     func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws
-    func setTimes(_ path: String) throws
+    /// Sets the modification time (nil: only the access time was asked for, which is not kept).
+    func setTimes(_ path: String, modified: Date?) throws
     /// The request loop has ended (unmount or signal) and no callback runs after this; stop background work.
     func requestLoopEnded()
 }

@@ -61,7 +61,9 @@ enum LowLevelOperations {
                 }
                 if changes & FUSE_SET_ATTR_SIZE != 0 { try fileSystem.truncate(path, to: Int(wanted.st_size), handle: handle) }
                 if changes & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW) != 0 {
-                    try fileSystem.setTimes(path)
+                    let modified: Date? = changes & FUSE_SET_ATTR_MTIME_NOW != 0 ? Date()
+                        : changes & FUSE_SET_ATTR_MTIME != 0 ? Date(timeIntervalSince1970: Double(wanted.st_mtim.tv_sec) + Double(wanted.st_mtim.tv_nsec) / 1e9) : nil
+                    try fileSystem.setTimes(path, modified: modified)
                 }
                 mount.replyAttributes(request, node, try fileSystem.attributes(of: path, handle: handle))
             }

@@ -28,7 +28,11 @@ extension MetadataAuthenticator {
 /// different rows encode to the same bytes.
 enum MetadataMessage {
     /// A secret row with its current version's size and time: what listing and `stat` show.
-    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date) -> [UInt8] {
+    ///
+    /// Ownership set on the secret is covered too (a mode widened in the database would let other
+    /// users read it); a row that never had any encodes as before ownership existed, so the tags
+    /// of older rows stay valid, and setting or clearing a field outside secretfs breaks the tag.
+    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date, ownership: Ownership) -> [UInt8] {
         var message = Builder("secretfs secret metadata v1")
         message.append(path)
         message.append(kind.rawValue)
@@ -36,6 +40,12 @@ enum MetadataMessage {
         message.append(Int64(version))
         message.append(Int64(size))
         message.append(updatedAt.storeMilliseconds)
+        if !ownership.isInherited {
+            message.append("ownership v1")
+            for field in [ownership.owner.map(Int64.init), ownership.group.map(Int64.init), ownership.mode.map(Int64.init), ownership.modifiedAt?.storeMilliseconds] {
+                message.append(field ?? -1)
+            }
+        }
         return message.bytes
     }
 

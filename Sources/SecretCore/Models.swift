@@ -8,6 +8,8 @@ public struct Application: Sendable, Equatable {
     public let name: ResourceName
     /// When it was created.
     public let createdAt: Date
+    /// Owner, group, mode and time set on the directory; nil fields are the mount's defaults.
+    public var ownership = Ownership()
 
     /// Creates a record.
     public init(id: Int64, name: ResourceName, createdAt: Date) {
@@ -29,6 +31,8 @@ public struct Environment: Sendable, Equatable {
     public let type: EnvironmentType
     /// When it was created.
     public let createdAt: Date
+    /// Owner, group, mode and time set on the directory; nil fields are the mount's defaults.
+    public var ownership = Ownership()
 
     /// Creates a record.
     public init(id: Int64, application: ResourceName, name: ResourceName, type: EnvironmentType, createdAt: Date) {
@@ -76,6 +80,8 @@ public struct SecretSummary: Sendable, Equatable {
     /// The highest version number stored for the secret, when the store says; a current
     /// version below it means an older row was put back (a replay), which its tag cannot show.
     public var newestStoredVersion: Int?
+    /// Owner, group, mode and time set on the secret; nil fields are the mount's defaults.
+    public var ownership = Ownership()
 
     /// Creates a record.
     public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {
@@ -181,6 +187,8 @@ public struct AuditEvent: Sendable, Equatable {
         case write
         case rename
         case delete
+        /// The owner, group, mode or modification time changed (chmod, chown, utimensat).
+        case attributes
         /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
         case auditLost = "audit-lost"
     }

@@ -32,6 +32,8 @@ public struct SecretError: Error, Equatable, CustomStringConvertible, Sendable {
         case tooLarge
         /// A bug or an unexpected failure underneath.
         case internalError
+        /// The caller may not make this change (chmod by someone other than the owner, giving a file away).
+        case notPermitted
     }
 
     /// What went wrong.

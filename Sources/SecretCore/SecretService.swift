@@ -334,7 +334,10 @@ public final class SecretService: Sendable {
     /// `write`, also returning the store's commit stamp right after this write (see
     /// `SecretStore.commitStamp`), so a caller can later tell without a read that nothing has
     /// committed since; nil when the store cannot tell.
-    public func writeStamped(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, caller: Caller) throws -> (version: SecretVersion, commitStamp: Int64?) {
+    ///
+    /// `ownership` is what a new secret starts with (set on a file before its first commit, as
+    /// `rsync` does on its temporary file); an existing secret keeps its own.
+    public func writeStamped(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, ownership: Ownership = Ownership(), caller: Caller) throws -> (version: SecretVersion, commitStamp: Int64?) {
         do {
             guard value.count <= options.maximumValueSize else {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
@@ -358,11 +361,13 @@ public final class SecretService: Sendable {
                     guard try plan.stillHolds(tx, at: path) else { return nil }
                     // A new secret's row names its first version at once: one statement less per new file.
                     let draft = SecretVersion(secretID: 0, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
-                    let rowTag = secretTag(path, kind: plan.existing?.kind ?? kind, current: draft)
-                    let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number, tag: rowTag)
+                    // A new version's time is the secret's modification time again.
+                    let owned = plan.existing?.ownership.afterNewVersion ?? ownership
+                    let rowTag = secretTag(path, kind: plan.existing?.kind ?? kind, current: draft, ownership: owned)
+                    let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number, ownership: owned, tag: rowTag)
                     let version = tagged(SecretVersion(secretID: secretID, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: draft.createdAt, creator: caller.creatorLabel), at: path)
                     try tx.insertVersion(version)
-                    if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id, tag: rowTag) }
+                    if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id, ownership: owned, tag: rowTag) }
                     // The event commits with the version it records: one transaction, one sync.
                     try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
                     return (version, tx.stampAfterCommit())
@@ -489,7 +494,10 @@ public final class SecretService: Sendable {
                         let number = replaced.version + 1
                         let version = tagged(SecretVersion(secretID: replaced.id, number: number, managerID: plan.target.id, payload: payload, size: current.size, createdAt: Date(), creator: caller.creatorLabel), at: destination)
                         try tx.insertVersion(version)
-                        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id, tag: secretTag(destination, kind: replaced.kind, current: version))
+                        // The file renamed over the target brings its owner, mode and time (rsync
+                        // and editors set them on the file they rename into place).
+                        try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id, ownership: plan.secret.ownership,
+                                                 tag: secretTag(destination, kind: replaced.kind, current: version, ownership: plan.secret.ownership))
                         try tx.deleteSecret(id: plan.secret.id)
                         resultVersion = number
                     } else {
@@ -501,7 +509,8 @@ public final class SecretService: Sendable {
                         }
                         guard let current else { throw SecretError(.corruptStore, "secret '\(source)' has no current version") }
                         try tx.moveSecret(id: plan.secret.id, toEnvironmentID: plan.targetEnv.id, name: destination.name)
-                        try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id, tag: secretTag(destination, kind: plan.secret.kind, current: current))
+                        try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id, ownership: plan.secret.ownership,
+                                                 tag: secretTag(destination, kind: plan.secret.kind, current: current, ownership: plan.secret.ownership))
                     }
                     try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
                     return plan
@@ -555,7 +564,8 @@ public final class SecretService: Sendable {
                     throw SecretError(.alreadyExists, "secret '\(path)' already exists")
                 }
                 let draft = SecretVersion(secretID: 0, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
-                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1, tag: secretTag(path, kind: kind, current: draft))
+                let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1, ownership: Ownership(),
+                                                   tag: secretTag(path, kind: kind, current: draft, ownership: Ownership()))
                 let version = tagged(SecretVersion(secretID: secretID, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: draft.createdAt, creator: caller.creatorLabel), at: path)
                 try tx.insertVersion(version)
                 try tx.appendAudit(Self.event(.write, path.description, version: 1, caller: caller, result: nil))
@@ -756,6 +766,42 @@ public final class SecretService: Sendable {
         throw SecretError(.readOnly, "secret '\(secret.path)' is linked to an external secret; change it at its source")
     }
 
+    // MARK: Ownership
+
+    /// Changes the owner, group, mode or modification time of a directory or secret: `change`
+    /// is given the current ownership and returns the new one, or throws to refuse. No version
+    /// is added; the change is an audit event.
+    @discardableResult
+    public func changeOwnership(of object: OwnedObject, caller: Caller, _ change: (Ownership) throws -> Ownership) throws -> Ownership {
+        do {
+            return try store.write { tx -> Ownership in
+                let updated: Ownership
+                switch object {
+                case .application(let name):
+                    guard let application = try tx.application(named: name) else { throw SecretError(.notFound, "no application '\(name)'") }
+                    updated = try change(application.ownership)
+                    try tx.setOwnership(updated, ofApplication: application.id)
+                case .environment(let name, let application):
+                    let environment = try Self.requireEnvironment(tx, application, name)
+                    updated = try change(environment.ownership)
+                    try tx.setOwnership(updated, ofEnvironment: environment.id)
+                case .secret(let path):
+                    let secret = try requireSecret(tx, path)
+                    updated = try change(secret.ownership)
+                    let message = MetadataMessage.secret(path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt, ownership: updated)
+                    try tx.setOwnership(updated, ofSecret: secret.id, tag: integrity.tag(message))
+                }
+                try tx.appendAudit(Self.event(.attributes, object.description, version: nil, caller: caller, result: nil))
+                return updated
+            }
+        } catch {
+            let failure = Self.domainError(error, doing: "change the attributes of '\(object)'")
+            logFailure(failure, action: "attributes", path: object.description)
+            audit(.attributes, object.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
     static func requireEnvironment(_ tx: any StoreTransaction, _ application: ResourceName, _ name: ResourceName) throws -> Environment {
         if let env = try tx.environment(name, in: application) { return env }
         if try tx.application(named: application) == nil {
@@ -825,7 +871,7 @@ public final class SecretService: Sendable {
     /// row was replaced by an older copy of itself, tag and all.
     private func verified(_ summary: SecretSummary) -> SecretSummary {
         var checked = summary
-        let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt)
+        let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, ownership: summary.ownership)
         let replayed = summary.newestStoredVersion.map { $0 != summary.version } ?? false
         checked.damaged = replayed || !integrity.verify(summary.tag, message)
         return checked
@@ -856,8 +902,8 @@ public final class SecretService: Sendable {
     }
 
     /// The tag of the secret row at `path` whose current version is `current`.
-    private func secretTag(_ path: SecretPath, kind: SecretKind, current: SecretVersion) -> [UInt8] {
-        integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt))
+    private func secretTag(_ path: SecretPath, kind: SecretKind, current: SecretVersion, ownership: Ownership) -> [UInt8] {
+        integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt, ownership: ownership))
     }
 
     private static func damaged(_ path: SecretPath) -> SecretError {
@@ -871,7 +917,7 @@ public final class SecretService: Sendable {
         var versionTags: [(secretID: Int64, number: Int, tag: [UInt8])] = []
         for summary in try tx.secrets(matching: ScopeFilter()) {
             if summary.tag == nil {
-                secretTags.append((summary.id, integrity.tag(MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt))))
+                secretTags.append((summary.id, integrity.tag(MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, ownership: summary.ownership))))
             }
             for version in try tx.versions(secretID: summary.id) where version.tag == nil {
                 versionTags.append((summary.id, version.number, integrity.tag(MetadataMessage.version(version, at: summary.path))))

@@ -55,9 +55,16 @@ public protocol StoreTransaction {
     func secret(at path: SecretPath) throws -> SecretSummary?
     func secretCount(environmentID: Int64) throws -> Int
     /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, tag: [UInt8]?) throws -> Int64
-    /// Points the secret at a new current version, whose manager it now reports, with the row's new tag.
-    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, ownership: Ownership, tag: [UInt8]?) throws -> Int64
+    /// Points the secret at a new current version, whose manager it now reports, with its
+    /// ownership from now on and the row's new tag.
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, ownership: Ownership, tag: [UInt8]?) throws
+    /// Sets the secret's ownership, with the row's new tag.
+    func setOwnership(_ ownership: Ownership, ofSecret id: Int64, tag: [UInt8]?) throws
+    /// Sets an application directory's ownership.
+    func setOwnership(_ ownership: Ownership, ofApplication id: Int64) throws
+    /// Sets an environment directory's ownership.
+    func setOwnership(_ ownership: Ownership, ofEnvironment id: Int64) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
     func deleteSecret(id: Int64) throws
 

@@ -17,5 +17,6 @@ public func exitStatus(for code: SecretError.Code) -> Int32 {
     case .readOnly: return 12
     case .accessDenied: return 13
     case .tooLarge: return 14
+    case .notPermitted: return 15
     }
 }

@@ -19,6 +19,7 @@ func translateToErrno(_ error: any Error, logger: Logger) -> Errno {
     case .readOnly: return .readOnlyFileSystem
     case .accessDenied, .outOfScope, .unsafePermissions: return .permissionDenied
     case .notEmpty: return .directoryNotEmpty
+    case .notPermitted: return .notPermitted
     case .tampered, .managerUnavailable, .corruptStore, .notInitialized, .internalError: return .ioError
     }
 }

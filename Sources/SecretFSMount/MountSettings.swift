@@ -10,9 +10,12 @@ public struct MountSettings: Sendable {
     public var readOnly: Bool
     /// Largest secret accepted through the mount, in bytes (`EFBIG` beyond).
     public var maximumFileSize: Int
+    /// Permission bits of directories without their own (`--dir-mode`); nil derives them from `filePermissions`.
+    public var directoryMode: UInt32?
 
     /// Creates settings.
-    public init(uid: UInt32, gid: UInt32, filePermissions: UInt32 = 0o400, readOnly: Bool = false, maximumFileSize: Int = 10 * 1024 * 1024) {
+    public init(uid: UInt32, gid: UInt32, filePermissions: UInt32 = 0o400, readOnly: Bool = false, maximumFileSize: Int = 10 * 1024 * 1024, directoryMode: UInt32? = nil) {
+        self.directoryMode = directoryMode
         self.uid = uid
         self.gid = gid
         self.filePermissions = filePermissions
@@ -23,6 +26,7 @@ public struct MountSettings: Sendable {
     /// Directory bits derived from the file bits: whoever may read files may list and enter
     /// directories; the owner may also create in them unless the mount is read-only.
     public var directoryPermissions: UInt32 {
+        if let directoryMode { return readOnly ? directoryMode & ~0o222 : directoryMode }
         var bits: UInt32 = readOnly ? 0 : 0o200
         for (read, enter) in [(UInt32(0o400), UInt32(0o100)), (0o040, 0o010), (0o004, 0o001)] where filePermissions & read != 0 {
             bits |= read | enter

@@ -44,6 +44,9 @@ final class OpenFile: @unchecked Sendable {
     /// A write or truncate call changed `content` since the last commit (guarded by `lock`); a
     /// change made by the open itself (O_TRUNC, creation) is `dirty` without being `written`.
     var written = false
+    /// For a file created through this handle and not committed yet, the owner, group, mode
+    /// and time set on it meanwhile (`rsync` sets them on its temporary file); guarded by `lock`.
+    var ownership = Ownership()
     /// The process (thread group) that opened the handle; 0 when not known.
     let opener: Int32
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.

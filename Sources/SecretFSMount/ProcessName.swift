@@ -124,3 +124,18 @@ final class ProcessNames: Sendable {
         }
     }
 }
+
+/// The groups a calling process belongs to, for the rule that an owner may give a file only to
+/// one of its own groups.
+enum ProcessGroups {
+    /// Whether `gid` is the caller's group or one of its supplementary groups (`Groups:` in `/proc/PID/status`).
+    static func contains(_ gid: UInt32, caller: Caller) -> Bool {
+        if gid == caller.gid { return true }
+        guard let status = try? String(contentsOfFile: "/proc/\(caller.pid)/status", encoding: .utf8) else { return false }
+        for line in status.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), line[..<colon] == "Groups" else { continue }
+            return line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" }).contains { UInt32($0) == gid }
+        }
+        return false
+    }
+}

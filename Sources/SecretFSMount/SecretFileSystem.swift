@@ -51,30 +51,32 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             switch try TreePath(path) {
             case .root:
-                return directory(modified: mountedAt)
+                return directory(Ownership(), created: mountedAt)
             case .application(let app):
-                return directory(modified: try service.application(named: try existingName(app)).createdAt)
+                let application = try service.application(named: try existingName(app))
+                return directory(application.ownership, created: application.createdAt)
             case .environment(let app, let env):
-                return directory(modified: try service.environment(try existingName(env), in: try existingName(app)).createdAt)
+                let environment = try service.environment(try existingName(env), in: try existingName(app))
+                return directory(environment.ownership, created: environment.createdAt)
             case .secret:
                 let secret = try TreePath(path).existingSecret()
                 coherence.answeringAttributes()
                 if let handle, let open = openFiles.file(handle) {
-                    if open.writable { return file(size: open.lock.withLock { open.content.count }, modified: Date()) }
+                    if open.writable { return file(size: open.contentLength.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: open)) }
                     // A reader's fstat describes the version it reads, whatever is current now.
-                    if let version = open.snapshotVersion { return file(version) }
+                    if let version = open.snapshotVersion { return file(version, (try? service.secret(at: secret))?.ownership ?? Ownership()) }
                 }
                 // While a writer's pages are in the kernel, the kernel's size must stay the writer's.
-                if let writer = writerInPageCache(secret) { return file(size: writer.contentLength.load(ordering: .relaxed), modified: Date()) }
+                if let writer = writerInPageCache(secret) { return file(size: writer.contentLength.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: writer)) }
                 do {
                     let summary = try service.secret(at: secret)
                     // While page-cache readers are open, the kernel's size must stay theirs.
-                    if let held = coherence.versionInPageCache(secret) { return file(held) }
-                    return file(size: summary.size, modified: summary.updatedAt)
+                    if let held = coherence.versionInPageCache(secret) { return file(held, summary.ownership) }
+                    return file(size: summary.size, modified: summary.updatedAt, summary.ownership)
                 } catch let error as SecretError where error.code == .notFound {
                     // A file created through the mount exists from create() on, before its first commit.
                     guard let pending = openFiles.writers(of: secret).first(where: { !$0.orphaned }) else { throw error }
-                    return file(size: pending.lock.withLock { pending.content.count }, modified: Date())
+                    return file(size: pending.contentLength.load(ordering: .relaxed), modified: Date(), pending.lock.withLock { pending.ownership })
                 }
             }
         }
@@ -84,16 +86,20 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             switch try TreePath(path) {
             case .root:
-                return try service.applications().map { ($0.name.rawValue, directory(modified: $0.createdAt)) }
+                return try service.applications().map { ($0.name.rawValue, directory($0.ownership, created: $0.createdAt)) }
             case .application(let app):
-                return try service.environments(in: try existingName(app)).map { ($0.name.rawValue, directory(modified: $0.createdAt)) }
+                return try service.environments(in: try existingName(app)).map { ($0.name.rawValue, directory($0.ownership, created: $0.createdAt)) }
             case .environment(let app, let env):
                 let application = try existingName(app)
                 let environment = try existingName(env)
                 coherence.answeringAttributes()
                 // One query gives names and attributes, so the kernel needs no lookup per entry.
                 var entries: [(name: String, attributes: FileAttributes?)] = try service.secrets(matching: ScopeFilter(application: application, environment: environment))
-                    .map { ($0.path.name.rawValue, writerInPageCache($0.path) != nil ? nil : coherence.versionInPageCache($0.path).map(file) ?? file(size: $0.size, modified: $0.updatedAt)) }
+                    .map { summary in
+                        let attributes = writerInPageCache(summary.path) != nil ? nil
+                            : coherence.versionInPageCache(summary.path).map { file($0, summary.ownership) } ?? file(size: summary.size, modified: summary.updatedAt, summary.ownership)
+                        return (summary.path.name.rawValue, attributes)
+                    }
                 let listed = Set(entries.map(\.name))
                 for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
                     entries.append((pending.path.name.rawValue, nil))
@@ -148,19 +154,82 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func changePermissions(_ path: String, to permissions: UInt32) throws {
-        let current = try attributes(of: path, handle: nil)
-        // Modes are a mount-wide policy: setting what is already there is fine (sed -i, cp -p do it), changing it is not.
-        guard permissions == current.permissions else { throw Errno.notPermitted }
+        try changeOwnership(path, handle: nil) { current, defaults, caller in
+            // POSIX: only the owner (or root) may change a mode.
+            guard caller.uid == 0 || caller.uid == (current.owner ?? defaults.owner) else { throw Self.notPermitted("change the mode of", path) }
+            var next = current
+            next.mode = permissions & 0o7777
+            return next
+        }
     }
 
     func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws {
-        let current = try attributes(of: path, handle: nil)
-        guard (uid ?? current.owner) == current.owner, (gid ?? current.group) == current.group else { throw Errno.notPermitted }
+        try changeOwnership(path, handle: nil) { current, defaults, caller in
+            let owner = current.owner ?? defaults.owner
+            var next = current
+            if let uid, uid != owner {
+                // Only root may give a file away.
+                guard caller.uid == 0 else { throw Self.notPermitted("give away", path) }
+                next.owner = uid
+            } else if uid != nil {
+                next.owner = owner
+            }
+            if let gid {
+                // The owner may choose any group it belongs to; root any group.
+                guard caller.uid == 0 || (caller.uid == owner && ProcessGroups.contains(gid, caller: caller)) else {
+                    throw Self.notPermitted("change the group of", path)
+                }
+                next.group = gid
+            }
+            return next
+        }
     }
 
-    func setTimes(_ path: String) throws {
-        // Times come from versions; touching an existing node is accepted and changes nothing.
-        _ = try attributes(of: path, handle: nil)
+    func setTimes(_ path: String, modified: Date?) throws {
+        // Only the modification time is kept; an access time alone changes nothing.
+        guard let modified else {
+            _ = try attributes(of: path, handle: nil)
+            return
+        }
+        try changeOwnership(path, handle: nil) { current, defaults, caller in
+            // Setting an explicit time takes the owner (or root); the kernel checks write access for "now" itself.
+            guard caller.uid == 0 || caller.uid == (current.owner ?? defaults.owner) else { throw Self.notPermitted("set the times of", path) }
+            var next = current
+            next.modifiedAt = modified
+            return next
+        }
+    }
+
+    /// The owner, group and mode that objects without their own show.
+    private var defaultOwnership: (owner: UInt32, group: UInt32) { (settings.uid, settings.gid) }
+
+    /// Applies `change` to the ownership of the directory or secret at `path`; a file created
+    /// through the mount and not committed yet keeps it until its first commit.
+    private func changeOwnership(_ path: String, handle: UInt64?, _ change: @escaping (Ownership, (owner: UInt32, group: UInt32), Caller) throws -> Ownership) throws {
+        try serving {
+            try refuseWhenReadOnly()
+            let caller = Caller.currentRequest()
+            let defaults = defaultOwnership
+            let object: OwnedObject
+            switch try TreePath(path) {
+            case .root: throw Errno.notPermitted
+            case .application(let app): object = .application(try existingName(app))
+            case .environment(let app, let env): object = .environment(try existingName(env), in: try existingName(app))
+            case .secret:
+                let secret = try TreePath(path).existingSecret()
+                object = .secret(secret)
+                if (try? service.secret(at: secret)) == nil, let pending = openFiles.writers(of: secret).first(where: { !$0.orphaned }) {
+                    try pending.lock.withLock { pending.ownership = try change(pending.ownership, defaults, caller) }
+                    return
+                }
+            }
+            try service.changeOwnership(of: object, caller: caller) { try change($0, defaults, caller) }
+            if case .secret(let secret) = object { coherence.dropAttributesNow(of: secret) }
+        }
+    }
+
+    private static func notPermitted(_ action: String, _ path: String) -> SecretError {
+        SecretError(.notPermitted, "only the owner or root may \(action) '\(path)'")
     }
 
     // MARK: Open, read, write
@@ -419,7 +488,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     return
                 }
                 do {
-                    let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, caller: Caller.currentRequest())
+                    let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, ownership: open.ownership, caller: Caller.currentRequest())
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
                     open.dirty = false
                     open.written = false
@@ -528,17 +597,27 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     // MARK: Attributes
 
-    private func directory(modified: Date) -> FileAttributes {
-        FileAttributes(kind: .directory, permissions: settings.directoryPermissions, size: 0, owner: settings.uid, group: settings.gid, modified: modified, links: 2)
+    /// A directory's attributes: its own ownership where set, else the mount's defaults.
+    private func directory(_ ownership: Ownership, created: Date) -> FileAttributes {
+        FileAttributes(kind: .directory, permissions: ownership.mode ?? settings.directoryPermissions, size: 0, owner: ownership.owner ?? settings.uid,
+                       group: ownership.group ?? settings.gid, modified: ownership.modifiedAt ?? created, links: 2)
     }
 
     /// The attributes of one version of a secret.
-    private func file(_ version: VersionKey) -> FileAttributes {
-        file(size: version.size, modified: version.writtenDate)
+    private func file(_ version: VersionKey, _ ownership: Ownership) -> FileAttributes {
+        file(size: version.size, modified: version.writtenDate, ownership)
     }
 
-    private func file(size: Int, modified: Date) -> FileAttributes {
-        FileAttributes(kind: .regularFile, permissions: settings.filePermissions, size: size, owner: settings.uid, group: settings.gid, modified: modified)
+    /// A secret's attributes: its own ownership where set, else the mount's defaults.
+    private func file(size: Int, modified: Date, _ ownership: Ownership) -> FileAttributes {
+        FileAttributes(kind: .regularFile, permissions: ownership.mode ?? settings.filePermissions, size: size, owner: ownership.owner ?? settings.uid,
+                       group: ownership.group ?? settings.gid, modified: ownership.modifiedAt ?? modified)
+    }
+
+    /// The ownership a writer's file shows: the secret's, or for a file not yet committed what was set on it.
+    private func ownership(ofWriter open: OpenFile) -> Ownership {
+        if let summary = try? service.secret(at: open.path) { return summary.ownership }
+        return open.lock.withLock { open.ownership }
     }
 }
 

@@ -42,11 +42,11 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Applications
 
     func applications() throws -> [Application] {
-        try database.query("SELECT id, name, created_at FROM applications ORDER BY name").map(Self.application)
+        try database.query("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications ORDER BY name").map(Self.application)
     }
 
     func application(named name: ResourceName) throws -> Application? {
-        try database.queryFirst("SELECT id, name, created_at FROM applications WHERE name = ?", [name.rawValue]).map(Self.application)
+        try database.queryFirst("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications WHERE name = ?", [name.rawValue]).map(Self.application)
     }
 
     func insertApplication(_ name: ResourceName, at time: Date) throws -> Application {
@@ -61,7 +61,7 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Environments
 
     private static let environmentColumns = """
-        SELECT e.id, a.name, e.name, e.type, e.created_at FROM environments e JOIN applications a ON a.id = e.application_id
+        SELECT e.id, a.name, e.name, e.type, e.created_at, e.owner, e.group_id, e.mode, e.modified_at FROM environments e JOIN applications a ON a.id = e.application_id
         """
 
     func environments(in application: ResourceName?) throws -> [Environment] {
@@ -82,6 +82,34 @@ struct SQLiteTransaction: StoreTransaction {
 
     func deleteEnvironment(id: Int64) throws {
         try database.run("DELETE FROM environments WHERE id = ?", [id])
+    }
+
+    // MARK: Ownership
+
+    func setOwnership(_ ownership: Ownership, ofApplication id: Int64) throws {
+        try database.run("UPDATE applications SET owner = ?, group_id = ?, mode = ?, modified_at = ? WHERE id = ?", Self.columns(of: ownership) + [id])
+    }
+
+    func setOwnership(_ ownership: Ownership, ofEnvironment id: Int64) throws {
+        try database.run("UPDATE environments SET owner = ?, group_id = ?, mode = ?, modified_at = ? WHERE id = ?", Self.columns(of: ownership) + [id])
+    }
+
+    func setOwnership(_ ownership: Ownership, ofSecret id: Int64, tag: [UInt8]?) throws {
+        try database.run("UPDATE secrets SET owner = ?, group_id = ?, mode = ?, modified_at = ?, tag = ? WHERE id = ?", Self.columns(of: ownership) + [tag, id])
+    }
+
+    /// The owner, group_id, mode and modified_at column values of `ownership` (NULL where unset).
+    private static func columns(of ownership: Ownership) -> [any SQLiteBindable] {
+        [ownership.owner.map(Int64.init), ownership.group.map(Int64.init), ownership.mode.map(Int64.init), ownership.modifiedAt?.storeMilliseconds]
+    }
+
+    /// Ownership read from four columns starting at `first` (owner, group, mode, time), each
+    /// kept only when in range: a damaged value reads as unset rather than trapping.
+    static func ownership(_ row: Row, from first: Int) -> Ownership {
+        func id(_ column: Int) -> UInt32? { row.optionalInt(column).flatMap { UInt32(exactly: $0) } }
+        return Ownership(owner: id(first), group: id(first + 1),
+                         mode: row.optionalInt(first + 2).flatMap { (0...0o7777).contains($0) ? UInt32($0) : nil },
+                         modifiedAt: row.optionalInt(first + 3).map { _ in Date(storeMilliseconds: row.time(first + 3)) })
     }
 
     // MARK: Managers
@@ -174,7 +202,7 @@ struct SQLiteTransaction: StoreTransaction {
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
                v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag,
-               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id)
+               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.owner, s.group_id, s.mode, s.modified_at
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
@@ -203,14 +231,15 @@ struct SQLiteTransaction: StoreTransaction {
         try database.queryFirst("SELECT count(*) FROM secrets WHERE environment_id = ?", [environmentID])?.int(0) ?? 0
     }
 
-    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, tag: [UInt8]?) throws -> Int64 {
-        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version, tag) VALUES (?, ?, ?, ?, ?, ?)",
-                         [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion, tag])
+    func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, ownership: Ownership, tag: [UInt8]?) throws -> Int64 {
+        try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version, tag, owner, group_id, mode, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion, tag] + Self.columns(of: ownership))
         return database.lastInsertRowID
     }
 
-    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws {
-        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ? WHERE id = ?", [version, managerID, tag, secretID])
+    func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, ownership: Ownership, tag: [UInt8]?) throws {
+        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ?, owner = ?, group_id = ?, mode = ?, modified_at = ? WHERE id = ?",
+                         [version, managerID, tag] + Self.columns(of: ownership) + [secretID])
     }
 
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
@@ -348,14 +377,18 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Row mapping
 
     private static func application(_ row: Row) throws -> Application {
-        Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.time(2)))
+        var application = Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.time(2)))
+        application.ownership = ownership(row, from: 3)
+        return application
     }
 
     private static func environment(_ row: Row) throws -> Environment {
         guard let type = EnvironmentType(rawValue: row.string(3)) else {
             throw SecretError(.corruptStore, "environment '\(row.string(1))/\(row.string(2))' has unknown type")
         }
-        return Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.time(4)))
+        var environment = Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.time(4)))
+        environment.ownership = ownership(row, from: 5)
+        return environment
     }
 
     private static func secret(_ row: Row) throws -> SecretSummary {
@@ -365,6 +398,7 @@ struct SQLiteTransaction: StoreTransaction {
             managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, min(row.int(9), 1 << 40)),
             createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
         summary.newestStoredVersion = row.optionalInt(13)
+        summary.ownership = ownership(row, from: 14)
         return summary
     }
 

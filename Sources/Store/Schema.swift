@@ -139,6 +139,21 @@ enum Schema {
         ALTER TABLE secret_versions ADD COLUMN tag BLOB;
         ALTER TABLE managers ADD COLUMN tag BLOB;
         """,
+        // 5: owner, group, mode and modification time per directory and secret (NULL: the mount's defaults).
+        """
+        ALTER TABLE applications ADD COLUMN owner INTEGER;
+        ALTER TABLE applications ADD COLUMN group_id INTEGER;
+        ALTER TABLE applications ADD COLUMN mode INTEGER;
+        ALTER TABLE applications ADD COLUMN modified_at INTEGER;
+        ALTER TABLE environments ADD COLUMN owner INTEGER;
+        ALTER TABLE environments ADD COLUMN group_id INTEGER;
+        ALTER TABLE environments ADD COLUMN mode INTEGER;
+        ALTER TABLE environments ADD COLUMN modified_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN owner INTEGER;
+        ALTER TABLE secrets ADD COLUMN group_id INTEGER;
+        ALTER TABLE secrets ADD COLUMN mode INTEGER;
+        ALTER TABLE secrets ADD COLUMN modified_at INTEGER;
+        """,
     ]
 
     /// The schema version this build writes.

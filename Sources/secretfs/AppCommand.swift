@@ -6,5 +6,5 @@ import SecretCore
 struct AppCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app", abstract: "Add, list and remove applications.",
-        subcommands: [Add.self, List.self, Remove.self])
+        subcommands: [Add.self, List.self, Remove.self, Chmod.self, Chown.self])
 }

@@ -6,5 +6,5 @@ import SecretCore
 struct EnvCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "env", abstract: "Add, list and remove environments.",
-        subcommands: [Add.self, List.self, Remove.self])
+        subcommands: [Add.self, List.self, Remove.self, Chmod.self, Chown.self])
 }

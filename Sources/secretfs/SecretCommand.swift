@@ -4,5 +4,5 @@ import ArgumentParser
 struct SecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret", abstract: "Set, read, list and remove secrets.",
-        subcommands: [Set.self, Get.self, List.self, Remove.self, History.self, Link.self])
+        subcommands: [Set.self, Get.self, List.self, Show.self, Remove.self, History.self, Link.self, Chmod.self, Chown.self])
 }

@@ -22,16 +22,33 @@ extension SecretCommand {
             let updated: Date
             /// Its stored metadata failed verification: it cannot be read until removed and set again.
             let damaged: Bool
+            /// Owner, group, mode and modification time set on it; null where the mount's defaults apply.
+            let owner: UInt32?
+            let group: UInt32?
+            let mode: String?
+            let mtime: Date?
+
+            init(_ summary: SecretSummary) {
+                path = summary.path.description
+                application = summary.path.application.rawValue
+                environment = summary.path.environment.rawValue
+                name = summary.path.name.rawValue
+                kind = summary.kind.rawValue
+                manager = summary.managerName
+                version = summary.version
+                size = summary.size
+                created = summary.createdAt
+                updated = summary.updatedAt
+                damaged = summary.damaged
+                let fields = OwnershipFields(summary.ownership)
+                (owner, group, mode, mtime) = (fields.owner, fields.group, fields.mode, fields.mtime)
+            }
         }
 
         func run() throws {
             try performing {
                 let filter = try ScopeFilter(parsing: scope)
-                let entries = try global.service().secrets(matching: filter).map {
-                    Entry(path: $0.path.description, application: $0.path.application.rawValue, environment: $0.path.environment.rawValue,
-                          name: $0.path.name.rawValue, kind: $0.kind.rawValue, manager: $0.managerName, version: $0.version,
-                          size: $0.size, created: $0.createdAt, updated: $0.updatedAt, damaged: $0.damaged)
-                }
+                let entries = try global.service().secrets(matching: filter).map(Entry.init)
                 if output.json { return try printJSON(entries) }
                 printTable(["SECRET", "KIND", "MANAGER", "VERSION", "SIZE", "UPDATED"], entries.map {
                     [$0.damaged ? "\($0.path) (DAMAGED)" : $0.path, $0.kind, $0.manager, String($0.version), String($0.size), timestamp($0.updated)]

@@ -25,9 +25,11 @@ struct SecretFSDCommand: ParsableCommand {
     @Flag(help: "Stay in the foreground (for systemd and tests); log to standard error.") var foreground = false
     @Flag(help: "Refuse every change (EROFS).") var readOnly = false
     @Flag(help: "Let other users in (kernel permission checks on; needs user_allow_other in /etc/fuse.conf for non-root).") var allowOther = false
-    @Option(help: "Owner shown for every file (default: the mounting user).") var uid: UInt32?
-    @Option(help: "Group shown for every file (default: the mounting user's group).") var gid: UInt32?
-    @Option(help: ArgumentHelp("Octal permission bits of secrets.", valueName: "mode")) var fileMode: String = "0400"
+    @Option(help: "Owner of every file and directory without one of its own (default: the mounting user).") var uid: UInt32?
+    @Option(help: "Group of every file and directory without one of its own (default: the mounting user's group).") var gid: UInt32?
+    @Option(help: ArgumentHelp("Octal permission bits of secrets without a mode of their own.", valueName: "mode")) var fileMode: String = "0400"
+    @Option(help: ArgumentHelp("Octal permission bits of directories without a mode of their own (default: from --file-mode, each read bit with its search bit).", valueName: "mode"))
+    var dirMode: String?
     @Option(help: ArgumentHelp("Largest secret accepted through the mount (EFBIG beyond).", valueName: "bytes")) var maxFileSize: Int = 10 * 1024 * 1024
     @Option(name: .customLong("delegate-selector"), help: ArgumentHelp("A selector this daemon holds (repeatable); managers requiring others give EACCES.", valueName: "tag"))
     var delegateSelectors: [String] = []
@@ -49,6 +51,12 @@ struct SecretFSDCommand: ParsableCommand {
             throw ValidationError("invalid --file-mode '\(fileMode)': use octal permission bits such as 0400 or 0440")
         }
         if mode & 0o400 == 0 { throw ValidationError("--file-mode must let the owner read (0400)") }
+        if let dirMode {
+            guard let mode = UInt32(dirMode, radix: 8), mode <= 0o777 else {
+                throw ValidationError("invalid --dir-mode '\(dirMode)': use octal permission bits such as 0500 or 0750")
+            }
+            if mode & 0o500 != 0o500 { throw ValidationError("--dir-mode must let the owner list and enter (0500)") }
+        }
         if maxFileSize < 1 { throw ValidationError("--max-file-size must be at least 1") }
         for selector in delegateSelectors where !ResourceName.isValid(selector) {
             throw ValidationError("invalid delegate selector '\(selector)': use 1-128 of A-Z a-z 0-9 . _ -")
@@ -65,7 +73,12 @@ struct SecretFSDCommand: ParsableCommand {
         }
         let settings = MountSettings(
             uid: uid ?? getuid(), gid: gid ?? getgid(), filePermissions: UInt32(fileMode, radix: 8)!,
-            readOnly: readOnly, maximumFileSize: maxFileSize)
+            readOnly: readOnly, maximumFileSize: maxFileSize, directoryMode: dirMode.flatMap { UInt32($0, radix: 8) })
+        if uid != nil && !allowOther && !fuseOptions.contains(where: { $0.contains("allow_other") }) {
+            // Without allow_other the kernel lets only the mounting user in, whatever the owner shown.
+            logger.warning("--uid without --allow-other: only the mounting user can enter the mount")
+            if !foreground { DaemonLogging.announce("secretfsd: warning: --uid without --allow-other: only the mounting user can enter the mount\n") }
+        }
         let options = SecretFSDaemon.Options(
             mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
             allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),

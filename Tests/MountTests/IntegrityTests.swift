@@ -244,6 +244,10 @@ import Testing
         try tamper(fs, "UPDATE secrets SET tag = NULL; UPDATE secret_versions SET tag = NULL; UPDATE managers SET tag = NULL; PRAGMA user_version = 3")
         let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
         try database.execute("ALTER TABLE secrets DROP COLUMN tag; ALTER TABLE secret_versions DROP COLUMN tag; ALTER TABLE managers DROP COLUMN tag")
+        // Schema 5's ownership columns did not exist either.
+        for table in ["applications", "environments", "secrets"] {
+            for column in ["owner", "group_id", "mode", "modified_at"] { try database.execute("ALTER TABLE \(table) DROP COLUMN \(column)") }
+        }
         #expect(try fs.cli("secret", "get", "payments/prod/k").output == "from an older secretfs")
         #expect(try database.queryFirst("SELECT count(*) FROM secret_versions WHERE tag IS NULL")?.int(0) == 0)
         // After the upgrade a row without a tag is not trusted.

@@ -76,7 +76,7 @@ import Testing
             let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
             let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
             let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin, config: [:], scopes: [], selectors: []), at: Date())
-            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, tag: nil)
+            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, ownership: Ownership(), tag: nil)
             let version = SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: [1]), size: ciphertext.count, createdAt: Date(), creator: "test")
             try tx.insertVersion(version)
             return version
@@ -98,7 +98,7 @@ import Testing
             let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
             let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
             let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
-            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, tag: nil)
+            let secret = try tx.insertSecret(name: try ResourceName("big"), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, ownership: Ownership(), tag: nil)
             try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: [1]), size: ciphertext.count, createdAt: Date(), creator: "test"))
         }
         // The commit leaves its pages in the WAL; only the checkpoint thread copies them into the file.
@@ -115,7 +115,7 @@ import Testing
             let app = try tx.application(named: try ResourceName("payments")) ?? tx.insertApplication(try ResourceName("payments"), at: Date())
             let env = try tx.environment(try ResourceName("prod"), in: app.name) ?? tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
             let manager = try tx.managers().first ?? tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
-            let secret = try tx.insertSecret(name: try ResourceName(name), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, tag: nil)
+            let secret = try tx.insertSecret(name: try ResourceName(name), kind: .file, environmentID: env.id, managerID: manager.id, currentVersion: 1, ownership: Ownership(), tag: nil)
             try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: ciphertext, nonce: nonce), size: ciphertext.count, createdAt: Date(), creator: "test"))
             return secret
         }
@@ -183,7 +183,7 @@ import Testing
             let app = try tx.insertApplication(try ResourceName("payments"), at: Date())
             let env = try tx.insertEnvironment(try ResourceName("prod"), type: .production, in: app, at: Date())
             let manager = try tx.insertManager(ManagerDraft(name: try ResourceName("builtin"), type: .builtin), at: Date())
-            let secret = try tx.insertSecret(name: try ResourceName("k"), kind: .text, environmentID: env.id, managerID: manager.id, currentVersion: 1, tag: nil)
+            let secret = try tx.insertSecret(name: try ResourceName("k"), kind: .text, environmentID: env.id, managerID: manager.id, currentVersion: 1, ownership: Ownership(), tag: nil)
             try tx.insertVersion(SecretVersion(secretID: secret, number: 1, managerID: manager.id, payload: StoredPayload(ciphertext: [1], nonce: [1]), size: 1, createdAt: written, creator: "test"))
             return try tx.version(secretID: secret, number: 1)?.createdAt
         }
@@ -284,7 +284,7 @@ import Testing
         let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
         let error = #expect(throws: SecretError.self) {
             try store.write { tx in
-                _ = try tx.insertSecret(name: try ResourceName("x"), kind: .text, environmentID: 999, managerID: 999, currentVersion: 1, tag: nil)
+                _ = try tx.insertSecret(name: try ResourceName("x"), kind: .text, environmentID: 999, managerID: 999, currentVersion: 1, ownership: Ownership(), tag: nil)
             }
         }
         #expect(error?.code == .notEmpty)
