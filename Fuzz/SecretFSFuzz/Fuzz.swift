@@ -5,7 +5,9 @@ import Foundation
 import HTTP
 import Managers
 import SecretCore
+import SecretFSKit
 import SecureMemory
+import Store
 
 /// The parser the current run feeds, read once from the environment.
 let fuzzTarget: String = ProcessInfo.processInfo.environment["SECRETFS_FUZZ_TARGET"] ?? "json"
@@ -52,10 +54,159 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = try? SecretPath(parsing: text)
         _ = try? RemoteReference(parsing: text)
         _ = try? EnvironmentType(parsing: text)
+    case "rows":
+        fuzzRow(bytes)
+    case "paths":
+        fuzzPath(text)
+    case "value":
+        fuzzValue(bytes)
     default:
         fatalError("unknown SECRETFS_FUZZ_TARGET")
     }
     return 0
+}
+
+/// Reads a fuzz input as typed fields; past the end every field reads as zero or empty.
+struct FuzzReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func byte() -> UInt8 {
+        guard offset < bytes.count else { return 0 }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func integer() -> Int64 {
+        var value: UInt64 = 0
+        for shift in stride(from: 0, to: 64, by: 8) { value |= UInt64(byte()) << UInt64(shift) }
+        return Int64(bitPattern: value)
+    }
+
+    /// Up to 65,535 bytes, as many as are left.
+    mutating func run() -> [UInt8] {
+        let length = Int(byte()) | Int(byte()) << 8
+        let end = min(bytes.count, offset + length)
+        defer { offset = max(offset, end) }
+        return offset < end ? Array(bytes[offset..<end]) : []
+    }
+
+    /// The rest of the input.
+    mutating func rest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return offset < bytes.count ? Array(bytes[offset...]) : []
+    }
+
+    /// A column value of any type: NULL, integer, real, text (repaired to UTF-8, as SQLite's text
+    /// reaches the store) or blob.
+    mutating func column() -> StoredColumn {
+        switch byte() % 6 {
+        case 0: .null
+        case 1: .integer(integer())
+        // Small integers reach the comparisons (counts, flags, chunk numbers) more often.
+        case 2: .integer(Int64(Int8(bitPattern: byte())))
+        case 3: .real(Double(bitPattern: UInt64(bitPattern: integer())))
+        case 4: .text(String(decoding: run(), as: UTF8.self))
+        default: .blob(run())
+        }
+    }
+}
+
+/// One store row (the kind chosen by the first byte) from column values, decoded as a read does.
+func fuzzRow(_ bytes: [UInt8]) {
+    var input = FuzzReader(bytes)
+    let selector = Int(input.byte())
+    guard selector < StoredRows.Kind.allCases.count else {
+        // A manager's stored configuration, as text.
+        _ = try? StoredRows.managerConfig(String(decoding: input.rest(), as: UTF8.self))
+        return
+    }
+    let kind = StoredRows.Kind.allCases[selector]
+    let columns = (0..<StoredRows.columnCount(of: kind)).map { _ in input.column() }
+    let largestSize = 1 << 40
+    let storeTimes = Date(storeMilliseconds: 0)...Date(storeMilliseconds: 253_402_300_799_999)
+    switch kind {
+    case .application:
+        if let application = try? StoredRows.application(columns) { precondition(storeTimes.contains(application.createdAt)) }
+    case .environment:
+        _ = try? StoredRows.environment(columns)
+    case .secret:
+        if let secret = try? StoredRows.secret(columns) {
+            precondition((0...largestSize).contains(secret.size), "a secret's size escaped its clamp")
+            precondition(storeTimes.contains(secret.createdAt) && storeTimes.contains(secret.updatedAt))
+        }
+    case .manager:
+        let scopes = (0..<Int(input.byte() % 4)).map { _ in input.column() }
+        let selectors = (0..<Int(input.byte() % 4)).map { _ in input.column() }
+        _ = try? StoredRows.manager(columns, scopes: scopes, selectors: selectors)
+    case .version:
+        let pieces = input.byte() % 2 == 0 ? nil : (count: input.integer(), total: input.integer(), largest: input.integer())
+        if let version = try? StoredRows.version(columns, storedPieces: pieces) {
+            precondition((0...largestSize).contains(version.size), "a version's size escaped its clamp")
+            precondition(storeTimes.contains(version.createdAt))
+        }
+    case .audit:
+        _ = try? StoredRows.auditEvent(columns)
+    }
+}
+
+/// A mount path split as the mount splits it, then validated as a lookup and a create validate it.
+func fuzzPath(_ text: String) {
+    // What the split must give: the non-empty runs between slashes, at most three of them.
+    let runs = text.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    guard let tree = TreePath(splitting: text) else {
+        precondition(runs.count > 3, "a path of \(runs.count) components was refused")
+        return
+    }
+    switch tree {
+    case .root:
+        precondition(runs.isEmpty)
+    case .application(let app):
+        precondition(runs == [app])
+        _ = try? ResourceName(app, what: "application")
+    case .environment(let app, let env):
+        precondition(runs == [app, env])
+        _ = try? ResourceName(env, what: "environment")
+    case .secret(let app, let env, let name):
+        precondition(runs == [app, env, name])
+        // A lookup: each component must be a name.
+        if let app = try? ResourceName(app), let env = try? ResourceName(env), let name = try? ResourceName(name) {
+            precondition(SecretPath(application: app, environment: env, name: name).description == runs.joined(separator: "/"))
+        }
+        // A create: the directories must be names, then the whole path must parse.
+        if ResourceName.isValid(app), ResourceName.isValid(env), let path = try? SecretPath(parsing: "\(app)/\(env)/\(name)") {
+            precondition(path.name.rawValue == name)
+        }
+    }
+}
+
+/// A value read in chunks under a limit (the first two bytes choose both), then taken as a credential.
+func fuzzValue(_ bytes: [UInt8]) {
+    var input = FuzzReader(bytes)
+    let limit = Int(input.byte()) * 32
+    let chunkSize = Int(input.byte() % 64) + 1
+    let rest = input.rest()
+    let value = SecureBytes()
+    var refused = false
+    for start in stride(from: 0, to: rest.count, by: chunkSize) {
+        do {
+            try rest[start..<min(start + chunkSize, rest.count)].withUnsafeBytes {
+                try ValueInputRules.append($0, to: value, limit: limit, from: "fuzz input")
+            }
+        } catch {
+            refused = true
+            break
+        }
+    }
+    precondition(refused == (rest.count > limit), "the limit was not applied")
+    let whole = SecureBytes(copying: rest)
+    guard let credential = try? ValueInputRules.credential(whole, what: "The credential", plain: "the credential") else { return }
+    var expected = rest[...]
+    while let last = expected.last, last == 10 || last == 13 { expected = expected.dropLast() }
+    precondition(credential.unprotectedArray() == Array(expected), "trimming changed more than the trailing line breaks")
+    precondition(!expected.isEmpty && expected.allSatisfy { (0x21...0x7E).contains($0) }, "a credential that is not printable ASCII was accepted")
 }
 
 /// libFuzzer's driver, entered explicitly: SwiftPM links an executable target's entry point as

@@ -110,6 +110,11 @@ public struct Row: Sendable {
     /// The row's values in column order.
     public let values: [SQLiteValue]
 
+    /// A row of `values`, as a statement would return it (for decoding rows without a database).
+    public init(values: [SQLiteValue]) {
+        self.values = values
+    }
+
     /// The integer in `column`, or 0 when it is NULL.
     public func int(_ column: Int) -> Int {
         if case .integer(let value) = values[column] { return Int(value) }

@@ -1,42 +1,12 @@
 import FUSE
 import SecretCore
 
-/// Where a mount path points: the root, an application, an environment or a secret.
-///
-/// Components are kept as raw text: a lookup of a name that cannot exist is `ENOENT`, while
-/// creating one is `EINVAL`, so validation happens where the operation knows which applies.
-enum TreePath: Equatable {
-    case root
-    case application(String)
-    case environment(String, String)
-    case secret(String, String, String)
-
+// The pure splitting lives in SecretCore (where it is fuzzed); here are the errno answers.
+extension TreePath {
     /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`.
     init(_ path: String) throws {
-        // Every open passes through here: split the UTF-8 bytes once, without a collection of substrings.
-        var parts: [String] = []
-        parts.reserveCapacity(3)
-        var start: String.Index? = nil
-        let utf8 = path.utf8
-        var index = utf8.startIndex
-        while index != utf8.endIndex {
-            if utf8[index] == UInt8(ascii: "/") {
-                if let begin = start { parts.append(String(path[begin..<index])) }
-                start = nil
-                if parts.count > 3 { throw Errno.noSuchFile }
-            } else if start == nil {
-                start = index
-            }
-            index = utf8.index(after: index)
-        }
-        if let begin = start { parts.append(String(path[begin...])) }
-        switch parts.count {
-        case 0: self = .root
-        case 1: self = .application(parts[0])
-        case 2: self = .environment(parts[0], parts[1])
-        case 3: self = .secret(parts[0], parts[1], parts[2])
-        default: throw Errno.noSuchFile
-        }
+        guard let tree = TreePath(splitting: path) else { throw Errno.noSuchFile }
+        self = tree
     }
 
     /// The secret's validated path; `ENOENT` for a name no secret can have.

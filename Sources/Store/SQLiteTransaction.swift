@@ -42,11 +42,11 @@ struct SQLiteTransaction: StoreTransaction {
     // MARK: Applications
 
     func applications() throws -> [Application] {
-        try database.query("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications ORDER BY name").map(Self.application)
+        try database.query("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications ORDER BY name").map(RowDecoding.application)
     }
 
     func application(named name: ResourceName) throws -> Application? {
-        try database.queryFirst("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications WHERE name = ?", [name.rawValue]).map(Self.application)
+        try database.queryFirst("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications WHERE name = ?", [name.rawValue]).map(RowDecoding.application)
     }
 
     func insertApplication(_ name: ResourceName, at time: Date) throws -> Application {
@@ -66,13 +66,13 @@ struct SQLiteTransaction: StoreTransaction {
 
     func environments(in application: ResourceName?) throws -> [Environment] {
         if let application {
-            return try database.query("\(Self.environmentColumns) WHERE a.name = ? ORDER BY e.name", [application.rawValue]).map(Self.environment)
+            return try database.query("\(Self.environmentColumns) WHERE a.name = ? ORDER BY e.name", [application.rawValue]).map(RowDecoding.environment)
         }
-        return try database.query("\(Self.environmentColumns) ORDER BY a.name, e.name").map(Self.environment)
+        return try database.query("\(Self.environmentColumns) ORDER BY a.name, e.name").map(RowDecoding.environment)
     }
 
     func environment(_ name: ResourceName, in application: ResourceName) throws -> Environment? {
-        try database.queryFirst("\(Self.environmentColumns) WHERE a.name = ? AND e.name = ?", [application.rawValue, name.rawValue]).map(Self.environment)
+        try database.queryFirst("\(Self.environmentColumns) WHERE a.name = ? AND e.name = ?", [application.rawValue, name.rawValue]).map(RowDecoding.environment)
     }
 
     func insertEnvironment(_ name: ResourceName, type: EnvironmentType, in application: Application, at time: Date) throws -> Environment {
@@ -103,14 +103,6 @@ struct SQLiteTransaction: StoreTransaction {
         [ownership.owner.map(Int64.init), ownership.group.map(Int64.init), ownership.mode.map(Int64.init), ownership.modifiedAt?.storeMilliseconds]
     }
 
-    /// Ownership read from four columns starting at `first` (owner, group, mode, time), each
-    /// kept only when in range: a damaged value reads as unset rather than trapping.
-    static func ownership(_ row: Row, from first: Int) -> Ownership {
-        func id(_ column: Int) -> UInt32? { row.optionalInt(column).flatMap { UInt32(exactly: $0) } }
-        return Ownership(owner: id(first), group: id(first + 1),
-                         mode: row.optionalInt(first + 2).flatMap { (0...0o7777).contains($0) ? UInt32($0) : nil },
-                         modifiedAt: row.optionalInt(first + 3).map { _ in Date(storeMilliseconds: row.time(first + 3)) })
-    }
 
     // MARK: Managers
 
@@ -184,15 +176,9 @@ struct SQLiteTransaction: StoreTransaction {
 
     private func manager(_ row: Row) throws -> ManagerDescriptor {
         let id = Int64(row.int(0))
-        let scopes = try database.query("SELECT rule FROM manager_scopes WHERE manager_id = ? ORDER BY rule", [id]).map { try ScopeRule(parsing: $0.string(0)) }
-        let selectors = try database.query("SELECT selector FROM manager_selectors WHERE manager_id = ? ORDER BY selector", [id]).map { $0.string(0) }
-        guard let type = ManagerType(rawValue: row.string(2)) else {
-            throw SecretError(.corruptStore, "manager '\(row.string(1))' has unknown type '\(row.string(2))'")
-        }
-        return ManagerDescriptor(
-            id: id, name: try ResourceName(row.string(1)), type: type, config: try Self.decode(row.string(3)),
-            sealedCredentials: row.blob(4), isDefault: row.int(5) == 1, scopes: scopes, selectors: selectors,
-            createdAt: Date(storeMilliseconds: row.time(6)), tag: row.blob(7))
+        let scopes = try database.query("SELECT rule FROM manager_scopes WHERE manager_id = ? ORDER BY rule", [id])
+        let selectors = try database.query("SELECT selector FROM manager_selectors WHERE manager_id = ? ORDER BY selector", [id])
+        return try RowDecoding.manager(row, scopes: scopes, selectors: selectors)
     }
 
     // MARK: Secrets
@@ -214,17 +200,17 @@ struct SQLiteTransaction: StoreTransaction {
         let order = " ORDER BY a.name, e.name, s.name"
         switch (filter.application, filter.environment) {
         case (let app?, let env?):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ?\(order)", [app.rawValue, env.rawValue]).map(Self.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ?\(order)", [app.rawValue, env.rawValue]).map(RowDecoding.secret)
         case (let app?, nil):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ?\(order)", [app.rawValue]).map(Self.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ?\(order)", [app.rawValue]).map(RowDecoding.secret)
         default:
-            return try database.query("\(Self.secretColumns)\(order)").map(Self.secret)
+            return try database.query("\(Self.secretColumns)\(order)").map(RowDecoding.secret)
         }
     }
 
     func secret(at path: SecretPath) throws -> SecretSummary? {
         try database.queryFirst("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND s.name = ?",
-                                [path.application.rawValue, path.environment.rawValue, path.name.rawValue]).map(Self.secret)
+                                [path.application.rawValue, path.environment.rawValue, path.name.rawValue]).map(RowDecoding.secret)
     }
 
     func secretCount(environmentID: Int64) throws -> Int {
@@ -365,51 +351,17 @@ struct SQLiteTransaction: StoreTransaction {
     func auditEvents(since: Date?) throws -> [AuditEvent] {
         try database.query("""
             SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY time, id
-            """, [since?.storeMilliseconds ?? Int64.min]).map { row in
-            AuditEvent(
-                time: Date(storeMilliseconds: row.time(0)),
-                caller: Caller(uid: UInt32(truncatingIfNeeded: row.int(1)), gid: UInt32(truncatingIfNeeded: row.int(2)), pid: Int32(truncatingIfNeeded: row.int(3)), process: row.string(4)),
-                action: AuditEvent.Action(rawValue: row.string(5)) ?? .read,
-                path: row.string(6), version: row.optionalInt(7), result: row.string(8))
-        }
+            """, [since?.storeMilliseconds ?? Int64.min]).map(RowDecoding.auditEvent)
     }
 
     // MARK: Row mapping
 
-    private static func application(_ row: Row) throws -> Application {
-        var application = Application(id: Int64(row.int(0)), name: try ResourceName(row.string(1)), createdAt: Date(storeMilliseconds: row.time(2)))
-        application.ownership = ownership(row, from: 3)
-        return application
-    }
-
-    private static func environment(_ row: Row) throws -> Environment {
-        guard let type = EnvironmentType(rawValue: row.string(3)) else {
-            throw SecretError(.corruptStore, "environment '\(row.string(1))/\(row.string(2))' has unknown type")
-        }
-        var environment = Environment(id: Int64(row.int(0)), application: try ResourceName(row.string(1)), name: try ResourceName(row.string(2)), type: type, createdAt: Date(storeMilliseconds: row.time(4)))
-        environment.ownership = ownership(row, from: 5)
-        return environment
-    }
-
-    private static func secret(_ row: Row) throws -> SecretSummary {
-        let path = SecretPath(application: try ResourceName(row.string(2)), environment: try ResourceName(row.string(3)), name: try ResourceName(row.string(4)))
-        var summary = SecretSummary(
-            id: Int64(row.int(0)), environmentID: Int64(row.int(1)), path: path, kind: SecretKind(rawValue: row.string(5)) ?? .file,
-            managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, min(row.int(9), 1 << 40)),
-            createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
-        summary.newestStoredVersion = row.optionalInt(13)
-        summary.ownership = ownership(row, from: 14)
-        return summary
-    }
-
     private func version(_ row: Row) throws -> SecretVersion {
-        let chunks = row.int(11)
+        let chunks = RowDecoding.chunkCount(row)
         // Pieces held back by this transaction are read as written.
         try writePendingPieces()
         let ciphertext = chunks == 0 ? row.blob(3) ?? [] : try piecedCiphertext(secretID: Int64(row.int(0)), number: row.int(1), chunks: chunks)
-        let payload = StoredPayload(ciphertext: ciphertext, nonce: row.blob(4) ?? [], wrappedKey: row.blob(5), keyReference: row.optionalString(6), remoteReference: row.optionalString(7))
-        return SecretVersion(secretID: Int64(row.int(0)), number: row.int(1), managerID: Int64(row.int(2)), payload: payload, size: max(0, min(row.int(8), 1 << 40)),
-                             createdAt: Date(storeMilliseconds: row.time(9)), creator: row.string(10), tag: row.blob(12))
+        return RowDecoding.version(row, ciphertext: ciphertext)
     }
 
     /// A ciphertext stored in `chunks` pieces, joined. The pieces actually stored are counted and
@@ -417,10 +369,7 @@ struct SQLiteTransaction: StoreTransaction {
     private func piecedCiphertext(secretID: Int64, number: Int, chunks: Int) throws -> [UInt8] {
         let stored = try database.queryFirst("SELECT count(*), coalesce(sum(length(data)), 0), coalesce(max(length(data)), 0) FROM secret_version_chunks WHERE secret_id = ? AND version = ?",
                                              [secretID, number])
-        let (count, total, largest) = (stored?.int(0) ?? 0, stored?.int(1) ?? 0, stored?.int(2) ?? 0)
-        guard count == chunks, largest <= Self.ciphertextChunkSize, total <= Self.largestCiphertext else {
-            throw SecretError(.tampered, "its ciphertext has \(count) stored piece(s) where its row says \(chunks): the database was altered")
-        }
+        let total = try RowDecoding.piecedLength(chunks: chunks, stored: stored)
         return try database.concatenatedBlobs("SELECT data FROM secret_version_chunks WHERE secret_id = ? AND version = ? ORDER BY chunk",
                                               [secretID, number], capacity: total)
     }
@@ -433,22 +382,6 @@ struct SQLiteTransaction: StoreTransaction {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(config), as: UTF8.self)
-    }
-
-    private static func decode(_ text: String) throws -> [String: String] {
-        do {
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        } catch {
-            throw SecretError(.corruptStore, "a manager's configuration is not valid JSON", cause: error)
-        }
-    }
-}
-
-extension Row {
-    /// A time column in milliseconds, clamped to the range a store holds (a damaged row's time
-    /// then fails its tag instead of overflowing whoever converts it).
-    func time(_ column: Int) -> Int64 {
-        Int64(max(0, min(253_402_300_799_999, int(column))))
     }
 }
 

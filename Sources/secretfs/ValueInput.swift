@@ -35,27 +35,15 @@ enum ValueInput {
                 throw SecretError(.invalidArgument, "cannot read \(name): \(String(cString: strerror(errno)))")
             }
             if count == 0 { break }
-            chunk.withUnsafeBytes { value.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            if value.count > limit {
-                throw SecretError(.tooLarge, "the value from \(name) is larger than the limit of \(limit) bytes")
-            }
+            try chunk.withUnsafeBytes { try ValueInputRules.append(UnsafeRawBufferPointer(rebasing: $0[..<count]), to: value, limit: limit, from: name) }
         }
         return value
     }
 
-    /// Reads a credential (secret key, token, secret ID) from a file or stdin, without a trailing newline.
-    ///
-    /// Credentials are printable ASCII: one with a space, line break or NUL inside is refused,
-    /// since a token travels in an HTTP header and a line break would start a header of its own.
+    /// Reads a credential (secret key, token, secret ID) from a file or stdin, without a trailing
+    /// newline; refuses one that is empty or not printable ASCII (see `ValueInputRules.credential`).
     static func readCredential(path: String, what: String, plain name: String) throws -> SecureBytes {
-        let value = try read(path: path, limit: 4096)
-        // A trailing newline from `echo` or an editor is not part of the credential.
-        while value.count > 0, value.withUnsafeBytes({ $0[$0.count - 1] == 10 || $0[$0.count - 1] == 13 }) { value.resize(to: value.count - 1) }
-        guard value.count > 0 else { throw SecretError(.invalidArgument, "\(what) cannot be empty.") }
-        guard ManagerSettingChecks.isPlainCredential(value) else {
-            throw SecretError(.invalidArgument, "\(name) must be printable ASCII, without spaces, line breaks or other control characters")
-        }
-        return value
+        try ValueInputRules.credential(try read(path: path, limit: ValueInputRules.credentialLimit), what: what, plain: name)
     }
 
     /// Writes `value` to standard output, unchanged (no newline added).

@@ -312,4 +312,46 @@ import Testing
         #expect(added.selectors == ["eu", "gpu"])
         #expect(added.config == ["region": "us-east-1"])
     }
+
+    /// The public decoders (what the "rows" fuzz target feeds) must be the store's own: the same
+    /// columns, in the same order, give what a read gives.
+    @Test func storedRowsDecodeRawColumnsAsAReadDoes() throws {
+        let store = try SQLiteSecretStore(path: path, create: true, logger: logger)
+        let id = try insertSecret(store, named: "db", ciphertext: [9, 8, 7], nonce: [1, 2])
+        let (summary, version, application) = try store.read { tx in
+            (try tx.secret(at: try SecretPath(parsing: "payments/prod/db")), try tx.version(secretID: id, number: 1), try tx.application(named: try ResourceName("payments")))
+        }
+        let database = try Database(path: path, mode: .readWrite)
+        func columns(_ sql: String) throws -> [StoredColumn] {
+            try #require(try database.queryFirst(sql)).values.map { value -> StoredColumn in
+                switch value {
+                case .integer(let number): .integer(number)
+                case .real(let number): .real(number)
+                case .text(let text): .text(text)
+                case .blob(let bytes): .blob(bytes)
+                case .null, .blobPiece: .null
+                }
+            }
+        }
+        let versionColumns = """
+            SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count, tag
+            FROM secret_versions
+            """
+        #expect(try StoredRows.application(try columns("SELECT id, name, created_at, owner, group_id, mode, modified_at FROM applications")) == application)
+        #expect(try StoredRows.version(try columns(versionColumns), storedPieces: nil) == version)
+        #expect(try StoredRows.secret(try columns("""
+            SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version, v.plaintext_size, v.created_at, v.created_at, s.tag,
+                   v.version, s.owner, s.group_id, s.mode, s.modified_at
+            FROM secrets s JOIN environments e ON e.id = s.environment_id JOIN applications a ON a.id = e.application_id
+            JOIN managers m ON m.id = s.manager_id JOIN secret_versions v ON v.secret_id = s.id
+            """)) == summary)
+        // A damaged row is refused or clamped, never trusted: a piece count that disagrees with the
+        // pieces stored, and a size far beyond any value.
+        var damaged = try columns(versionColumns)
+        damaged[11] = .integer(3)
+        #expect(throws: SecretError.self) { try StoredRows.version(damaged, storedPieces: (count: 2, total: 10, largest: 5)) }
+        damaged[11] = .integer(0)
+        damaged[8] = .integer(.max)
+        #expect(try StoredRows.version(damaged, storedPieces: nil).size == 1 << 40)
+    }
 }
