@@ -10,15 +10,18 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let service: SecretService
     let settings: MountSettings
     let logger: Logger
-    private let openFiles = OpenFileTable()
+    /// The state directory: `statfs` reports the size and free space of the file system holding it.
+    let stateDirectory: String
+    let openFiles = OpenFileTable()
     private let secretPaths = SecretPathCache()
     private let coherence: KernelCacheCoherence
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
     /// Creates the file system; `kernel` drops what the kernel cached of a mount path.
-    init(service: SecretService, settings: MountSettings, logger: Logger, kernel: KernelCache) throws {
+    init(service: SecretService, settings: MountSettings, stateDirectory: String, logger: Logger, kernel: KernelCache) throws {
         self.service = service
+        self.stateDirectory = stateDirectory
         self.settings = settings
         self.logger = logger
         self.coherence = KernelCacheCoherence(service: service, kernel: kernel, logger: logger)

@@ -11,7 +11,8 @@ enum TreePath: Equatable {
     case environment(String, String)
     case secret(String, String, String)
 
-    /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`.
+    /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`, a component
+    /// longer than any name may be (`ResourceName.maximumLength` bytes) `ENAMETOOLONG`.
     init(_ path: String) throws {
         // Every open passes through here: split the UTF-8 bytes once, without a collection of substrings.
         var parts: [String] = []
@@ -21,7 +22,7 @@ enum TreePath: Equatable {
         var index = utf8.startIndex
         while index != utf8.endIndex {
             if utf8[index] == UInt8(ascii: "/") {
-                if let begin = start { parts.append(String(path[begin..<index])) }
+                if let begin = start { parts.append(try Self.component(path, begin..<index)) }
                 start = nil
                 if parts.count > 3 { throw Errno.noSuchFile }
             } else if start == nil {
@@ -29,7 +30,7 @@ enum TreePath: Equatable {
             }
             index = utf8.index(after: index)
         }
-        if let begin = start { parts.append(String(path[begin...])) }
+        if let begin = start { parts.append(try Self.component(path, begin..<utf8.endIndex)) }
         switch parts.count {
         case 0: self = .root
         case 1: self = .application(parts[0])
@@ -37,6 +38,14 @@ enum TreePath: Equatable {
         case 3: self = .secret(parts[0], parts[1], parts[2])
         default: throw Errno.noSuchFile
         }
+    }
+
+    /// One component of `path`. The kernel passes names up to 1024 bytes; statfs promises
+    /// `ResourceName.maximumLength`, so a longer one is `ENAMETOOLONG` whatever the operation
+    /// (lookup, create, mkdir, rename), as on a disk file system, not `ENOENT` or `EINVAL`.
+    private static func component(_ path: String, _ range: Range<String.Index>) throws -> String {
+        guard path.utf8.distance(from: range.lowerBound, to: range.upperBound) <= ResourceName.maximumLength else { throw Errno.nameTooLong }
+        return String(path[range])
     }
 
     /// The secret's validated path; `ENOENT` for a name no secret can have.
