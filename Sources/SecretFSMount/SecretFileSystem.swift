@@ -328,10 +328,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func write(handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
         return try open.lock.withLock {
+            guard !open.poisoned else { throw Errno.fileTooLarge }
             let position = open.appends ? open.content.count : offset
             guard position + data.count <= settings.maximumFileSize else {
                 // The kernel has already copied the refused bytes into its pages.
                 open.pagesMatchContent = false
+                // A value cut short is not the writer's value (cp would leave the first 10 MiB): commit nothing from this handle.
+                open.poisoned = true
                 throw Errno.fileTooLarge
             }
             open.content.write(data, at: position)
@@ -352,7 +355,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let secret = try TreePath(path).existingSecret()
             let targets = handle.flatMap { openFiles.file($0) }.map { [$0] } ?? openFiles.writers(of: secret)
             if let open = targets.first(where: \.writable) {
-                open.lock.withLock {
+                try open.lock.withLock {
+                    // Resizing a poisoned buffer would be acknowledged and never committed.
+                    guard !open.poisoned else { throw Errno.fileTooLarge }
                     open.content.resize(to: size)
                     open.contentLength.store(size, ordering: .relaxed)
                     open.dirty = true
@@ -378,12 +383,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func flush(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
         // Another process closing an inherited copy (a forked child): the opener is still writing.
-        guard open.lock.withLock({ open.written }), Caller.currentRequest().pid == open.opener else { return }
+        let (written, poisoned) = open.lock.withLock { (open.written, open.poisoned) }
+        guard written || poisoned, Caller.currentRequest().pid == open.opener else { return }
+        // The opener's close reports the refused write: the previous version stays current.
+        if poisoned { throw Errno.fileTooLarge }
         try commit(open)
     }
 
     func synchronize(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        if open.lock.withLock({ open.poisoned }) { throw Errno.fileTooLarge }
         try commit(open)
     }
 
@@ -414,7 +423,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     private func commit(_ open: OpenFile) throws {
         try serving {
             try open.lock.withLock {
-                guard open.writable, open.dirty, !open.orphaned else { return }
+                guard open.writable, open.dirty, !open.orphaned, !open.poisoned else { return }
                 // A handle that created the file and wrote nothing commits the empty file only if
                 // nobody else (another handle on the same new name) committed it meanwhile.
                 if open.onlyCreates, (try? service.secret(at: open.path)) != nil {
