@@ -26,6 +26,47 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public static let crossDevice = Errno(EXDEV)
     public static let badFileDescriptor = Errno(EBADF)
     public static let rangeError = Errno(ERANGE)
+    public static let nameTooLong = Errno(ENAMETOOLONG)
+}
+
+/// What `statfs` (and so `df`) reports for the whole mount.
+public struct FileSystemStatistics: Sendable, Equatable {
+    /// The preferred I/O size (`f_bsize`).
+    public var blockSize: UInt
+    /// The unit the block counts are in (`f_frsize`).
+    public var fragmentSize: UInt
+    /// Size of the file system, in `fragmentSize` units.
+    public var blocks: UInt64
+    /// Free blocks.
+    public var freeBlocks: UInt64
+    /// Free blocks an unprivileged user may use.
+    public var availableBlocks: UInt64
+    /// Number of file nodes (`f_files`).
+    public var files: UInt64
+    /// Free file nodes (`f_ffree`).
+    public var freeFiles: UInt64
+    /// The longest name, in bytes, the file system accepts in one path component (`f_namemax`).
+    public var maximumNameLength: Int
+
+    /// Creates statistics.
+    public init(blockSize: UInt, fragmentSize: UInt, blocks: UInt64, freeBlocks: UInt64, availableBlocks: UInt64, files: UInt64, freeFiles: UInt64, maximumNameLength: Int) {
+        self.blockSize = blockSize
+        self.fragmentSize = fragmentSize
+        self.blocks = blocks
+        self.freeBlocks = freeBlocks
+        self.availableBlocks = availableBlocks
+        self.files = files
+        self.freeFiles = freeFiles
+        self.maximumNameLength = maximumNameLength
+    }
+
+    /// The statistics `statvfs(3)` gives for the file system holding `path`.
+    public init(ofFileSystemAt path: String) throws {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { throw Errno(errno) }
+        self.init(blockSize: info.f_bsize, fragmentSize: info.f_frsize, blocks: UInt64(info.f_blocks), freeBlocks: UInt64(info.f_bfree),
+                  availableBlocks: UInt64(info.f_bavail), files: UInt64(info.f_files), freeFiles: UInt64(info.f_ffree), maximumNameLength: Int(info.f_namemax))
+    }
 }
 
 /// What `getattr` reports for one node.
@@ -104,6 +145,11 @@ public struct RequestContext: Sendable, Equatable {
 ///
 /// Methods run on libfuse's worker threads, concurrently: implementations must be thread-safe.
 /// Throw `Errno` to reply with an error; any other error is answered with `EIO`.
+///
+/// The tree holds directories and regular files only: hard links, symbolic links and special
+/// files (FIFOs, sockets, devices) are refused with `EPERM` before they reach the file system,
+/// the errno Linux gives for a file system without those operations; `mknod` of a regular file
+/// is `create` followed by `release`, as libfuse's path API does it.
 public protocol FileSystem: AnyObject, Sendable {
     func attributes(of path: String, handle: UInt64?) throws -> FileAttributes
     /// The names in a directory, with their attributes where known (sent as READDIRPLUS, which saves a lookup per entry).
@@ -135,6 +181,12 @@ public protocol FileSystem: AnyObject, Sendable {
     func changeOwner(_ path: String, uid: UInt32?, gid: UInt32?) throws
     /// Sets the modification time (nil: only the access time was asked for, which is not kept).
     func setTimes(_ path: String, modified: Date?) throws
+    /// `fallocate(2)` on an open file, in any of its modes (allocate, punch a hole, zero a range),
+    /// over `length` bytes at `offset`. Throw `notSupported` to refuse it; `posix_fallocate(3)`
+    /// then writes zeros instead.
+    func allocate(handle: UInt64, at offset: Int, length: Int) throws
+    /// The mount's size, free space, number of files and name limit (`statfs`, `df`).
+    func statistics() throws -> FileSystemStatistics
     /// The request loop has ended (unmount or signal) and no callback runs after this; stop background work.
     func requestLoopEnded()
 }

@@ -195,6 +195,45 @@ enum LowLevelOperations {
                 try replyExtendedAttribute(request, names.flatMap { Array($0.utf8) + [0] }, capacity: size)
             }
         }
+        ops.mknod = { request, parent, name, mode, _ in
+            serve(request) { mount in
+                // Only regular files and directories exist here (see `FileSystem`).
+                guard mode & S_IFMT == S_IFREG else { throw Errno.notPermitted }
+                let name = String(cString: name!)
+                let path = try mount.path(of: name, in: parent)
+                let fileSystem = mount.fileSystem!
+                let opened = try fileSystem.create(path, permissions: UInt32(mode) & 0o7777, flags: OpenFlags(rawValue: O_WRONLY))
+                // The last release of a handle that created the file and wrote nothing commits it empty.
+                try fileSystem.release(handle: opened.handle)
+                var entry = mount.entry(mount.nodes.remember(name, in: parent), try fileSystem.attributes(of: path, handle: nil))
+                fuse_reply_entry(request, &entry)
+            }
+        }
+        // Neither a hard nor a symbolic link can be represented (see `FileSystem`); EPERM as link(2) and symlink(2) document it.
+        ops.link = { request, _, _, _ in fuse_reply_err(request, EPERM) }
+        ops.symlink = { request, _, _, _ in fuse_reply_err(request, EPERM) }
+        ops.fallocate = { request, _, _, offset, length, info in
+            serve(request) { mount in
+                try mount.fileSystem.allocate(handle: info!.pointee.fh, at: Int(offset), length: Int(length))
+                fuse_reply_err(request, 0)
+            }
+        }
+        ops.statfs = { request, _ in
+            serve(request) { mount in
+                let statistics = try mount.fileSystem.statistics()
+                var info = statvfs()
+                info.f_bsize = statistics.blockSize
+                info.f_frsize = statistics.fragmentSize
+                info.f_blocks = fsblkcnt_t(statistics.blocks)
+                info.f_bfree = fsblkcnt_t(statistics.freeBlocks)
+                info.f_bavail = fsblkcnt_t(statistics.availableBlocks)
+                info.f_files = fsfilcnt_t(statistics.files)
+                info.f_ffree = fsfilcnt_t(statistics.freeFiles)
+                info.f_favail = fsfilcnt_t(statistics.freeFiles)
+                info.f_namemax = UInt(statistics.maximumNameLength)
+                fuse_reply_statfs(request, &info)
+            }
+        }
         ops.setxattr = { request, _, _, _, _, _ in fuse_reply_err(request, ENOTSUP) }
         ops.removexattr = { request, _, _ in fuse_reply_err(request, ENOTSUP) }
         return ops

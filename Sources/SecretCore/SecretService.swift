@@ -237,6 +237,11 @@ public final class SecretService: Sendable {
         }
     }
 
+    /// How many secrets there are in every scope (the mount's file count); never decrypts.
+    public func secretCount() throws -> Int {
+        try store.read { try $0.secretCount() }
+    }
+
     /// One secret's metadata; never decrypts.
     public func secret(at path: SecretPath) throws -> SecretSummary {
         try store.read { try requireSecret($0, path) }

@@ -54,6 +54,8 @@ public protocol StoreTransaction {
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary]
     func secret(at path: SecretPath) throws -> SecretSummary?
     func secretCount(environmentID: Int64) throws -> Int
+    /// How many secrets there are, in every scope.
+    func secretCount() throws -> Int
     /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
     func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, ownership: Ownership, tag: [UInt8]?) throws -> Int64
     /// Points the secret at a new current version, whose manager it now reports, with its

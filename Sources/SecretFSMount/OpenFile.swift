@@ -51,6 +51,10 @@ final class OpenFile: @unchecked Sendable {
     let opener: Int32
     /// The last commit failed and the writer was told so; nothing is committed until it writes again.
     var commitFailed = false
+    /// A write past `--max-file-size` was refused (guarded by `lock`): the content is not what
+    /// the writer meant, so nothing from this handle is ever committed, and its later writes,
+    /// `fsync` and the opener's `close` fail with `EFBIG`.
+    var poisoned = false
     /// A writer whose writes go through the kernel's page cache (it opened from empty content).
     let writesThroughPageCache: Bool
     /// The length of `content`, readable without `lock` (which a commit holds for as long as

@@ -68,7 +68,7 @@ public enum SecretFSDaemon {
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
-                return try SecretFileSystem(service: service, settings: options.settings, logger: logger, kernel: kernel)
+                return try SecretFileSystem(service: service, settings: options.settings, stateDirectory: options.state.path, logger: logger, kernel: kernel)
             }
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)

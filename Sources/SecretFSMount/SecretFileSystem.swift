@@ -10,15 +10,18 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let service: SecretService
     let settings: MountSettings
     let logger: Logger
-    private let openFiles = OpenFileTable()
+    /// The state directory: `statfs` reports the size and free space of the file system holding it.
+    let stateDirectory: String
+    let openFiles = OpenFileTable()
     private let secretPaths = SecretPathCache()
     private let coherence: KernelCacheCoherence
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
     /// Creates the file system; `kernel` drops what the kernel cached of a mount path.
-    init(service: SecretService, settings: MountSettings, logger: Logger, kernel: KernelCache) throws {
+    init(service: SecretService, settings: MountSettings, stateDirectory: String, logger: Logger, kernel: KernelCache) throws {
         self.service = service
+        self.stateDirectory = stateDirectory
         self.settings = settings
         self.logger = logger
         self.coherence = KernelCacheCoherence(service: service, kernel: kernel, logger: logger)
@@ -394,10 +397,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func write(handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
         return try open.lock.withLock {
+            guard !open.poisoned else { throw Errno.fileTooLarge }
             let position = open.appends ? open.content.count : offset
             guard position + data.count <= settings.maximumFileSize else {
                 // The kernel has already copied the refused bytes into its pages.
                 open.pagesMatchContent = false
+                // A value cut short is not the writer's value (cp would leave the first 10 MiB): commit nothing from this handle.
+                open.poisoned = true
                 throw Errno.fileTooLarge
             }
             open.content.write(data, at: position)
@@ -418,7 +424,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let secret = try TreePath(path).existingSecret()
             let targets = handle.flatMap { openFiles.file($0) }.map { [$0] } ?? openFiles.writers(of: secret)
             if let open = targets.first(where: \.writable) {
-                open.lock.withLock {
+                try open.lock.withLock {
+                    // Resizing a poisoned buffer would be acknowledged and never committed.
+                    guard !open.poisoned else { throw Errno.fileTooLarge }
                     open.content.resize(to: size)
                     open.contentLength.store(size, ordering: .relaxed)
                     open.dirty = true
@@ -444,12 +452,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func flush(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
         // Another process closing an inherited copy (a forked child): the opener is still writing.
-        guard open.lock.withLock({ open.written }), Caller.currentRequest().pid == open.opener else { return }
+        let (written, poisoned) = open.lock.withLock { (open.written, open.poisoned) }
+        guard written || poisoned, Caller.currentRequest().pid == open.opener else { return }
+        // The opener's close reports the refused write: the previous version stays current.
+        if poisoned { throw Errno.fileTooLarge }
         try commit(open)
     }
 
     func synchronize(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
+        if open.lock.withLock({ open.poisoned }) { throw Errno.fileTooLarge }
         try commit(open)
     }
 
@@ -480,7 +492,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     private func commit(_ open: OpenFile) throws {
         try serving {
             try open.lock.withLock {
-                guard open.writable, open.dirty, !open.orphaned else { return }
+                guard open.writable, open.dirty, !open.orphaned, !open.poisoned else { return }
                 // A handle that created the file and wrote nothing commits the empty file only if
                 // nobody else (another handle on the same new name) committed it meanwhile.
                 if open.onlyCreates, (try? service.secret(at: open.path)) != nil {

@@ -3,9 +3,19 @@ import SecretCore
 
 // The pure splitting lives in SecretCore (where it is fuzzed); here are the errno answers.
 extension TreePath {
-    /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`.
+    /// Splits an absolute FUSE path; anything deeper than a secret is `ENOENT`, a component
+    /// longer than any name may be (`ResourceName.maximumLength` bytes) `ENAMETOOLONG`, whatever
+    /// the operation (lookup, create, mkdir, rename), as on a disk file system: statfs promises it.
     init(_ path: String) throws {
         guard let tree = TreePath(splitting: path) else { throw Errno.noSuchFile }
+        let components: [String]
+        switch tree {
+        case .root: components = []
+        case .application(let app): components = [app]
+        case .environment(let app, let env): components = [app, env]
+        case .secret(let app, let env, let name): components = [app, env, name]
+        }
+        guard components.allSatisfy({ $0.utf8.count <= ResourceName.maximumLength }) else { throw Errno.nameTooLong }
         self = tree
     }
 

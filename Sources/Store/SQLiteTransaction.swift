@@ -217,6 +217,10 @@ struct SQLiteTransaction: StoreTransaction {
         try database.queryFirst("SELECT count(*) FROM secrets WHERE environment_id = ?", [environmentID])?.int(0) ?? 0
     }
 
+    func secretCount() throws -> Int {
+        try database.queryFirst("SELECT count(*) FROM secrets")?.int(0) ?? 0
+    }
+
     func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, ownership: Ownership, tag: [UInt8]?) throws -> Int64 {
         try database.run("INSERT INTO secrets (environment_id, name, kind, manager_id, current_version, tag, owner, group_id, mode, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          [environmentID, name.rawValue, kind.rawValue, managerID, currentVersion, tag] + Self.columns(of: ownership))
