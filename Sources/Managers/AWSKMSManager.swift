@@ -50,6 +50,14 @@ final class AWSKMSManager: SecretsManager {
         }
     }
 
+    func checkReachable() throws {
+        let context = EncryptionContext(path: try SecretPath(parsing: "secretfs-test/probe/probe"), version: 1, managerID: descriptor.id)
+        let (arn, state) = try kmsCall(context) { try kms.describeKey(keyID: keyARN) }
+        guard state == "Enabled" else {
+            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS key \(arn) is \(state), not Enabled")
+        }
+    }
+
     func test() throws {
         let path = try SecretPath(parsing: "secretfs-test/probe/probe")
         let context = EncryptionContext(path: path, version: 1, managerID: descriptor.id)

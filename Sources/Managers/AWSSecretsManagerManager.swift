@@ -82,6 +82,10 @@ final class AWSSecretsManagerManager: SecretsManager {
         try call("the manager test") { try client.listOne() }
     }
 
+    func checkReachable() throws {
+        try call("a reachability check") { try client.listOne() }
+    }
+
     /// Runs an AWS call for `subject` (named in errors), turning AWS failures into domain errors.
     private func call<T>(_ subject: String, _ body: () throws -> T) throws -> T {
         do {

@@ -100,6 +100,11 @@ final class VaultManager: SecretsManager {
     }
 
     /// Checks the token (or AppRole login); unless read-only, writes and deletes a probe, as Harness does.
+    func checkReachable() throws {
+        // A sealed Vault, a revoked token or an unreachable server all fail this one request.
+        try call("a reachability check") { try client.lookupSelf() }
+    }
+
     func test() throws {
         let path = try SecretPath(parsing: "secretfs-test/probe/probe")
         try call("the manager test") { try client.lookupSelf() }

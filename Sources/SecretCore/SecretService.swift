@@ -45,6 +45,10 @@ public final class SecretService: Sendable {
     /// Events that could be neither written nor kept for a retry, since the last successful batch;
     /// the next batch that commits records how many as an `auditLost` event.
     private let lostAudits = Mutex<Int>(0)
+    /// When each manager last sealed or passed a reachability check (by manager id).
+    private let lastReached = Mutex<[Int64: Date]>([:])
+    /// How long a seal or check vouches for a manager before an open for writing checks again.
+    static let reachabilityWindow: TimeInterval = 30
     /// Asks the owner's background thread to call `recordDeferredAudits` soon; see `onDeferredAuditBacklog`.
     private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
 
@@ -359,7 +363,14 @@ public final class SecretService: Sendable {
                 // timeout, and must not hold the database's write lock while it does.
                 let number = (plan.existing?.version ?? 0) + 1
                 let context = EncryptionContext(path: path, version: number, managerID: plan.descriptor.id)
-                let payload = try manager(for: plan.descriptor).seal(value, context: context)
+                let payload: StoredPayload
+                do {
+                    payload = try manager(for: plan.descriptor).seal(value, context: context)
+                    lastReached.withLock { $0[plan.descriptor.id] = Date() }
+                } catch {
+                    lastReached.withLock { $0[plan.descriptor.id] = nil }
+                    throw error
+                }
                 return try store.write { tx -> (version: SecretVersion, commitStamp: Int64?)? in
                     // The version number and manager are sealed into the payload: if another
                     // writer committed meanwhile, seal again for what is current now.
@@ -406,15 +417,20 @@ public final class SecretService: Sendable {
     /// Returns the secret as it stands, or nil when the write would create it.
     /// A refusal (anything but a missing name) is an audit event of `caller`, as the write it stops would have been.
     @discardableResult
+    ///
+    /// The manager that would seal the value is also checked to be reachable (at most once per
+    /// `reachabilityWindow`), so that a writer learns of an outage when it opens, while it can
+    /// still report it: a shell's `printf x > f` ignores the error of the close that commits.
     public func checkWritable(_ path: SecretPath, caller: Caller) throws -> SecretSummary? {
         do {
-            return try store.read { tx in
+            let (existing, descriptor) = try store.read { tx in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
                 let existing = try tx.secret(at: path)
                 if let existing { try Self.refuseLinked(tx, existing) }
-                _ = try writableManager(tx, for: path, in: env, existing: existing, named: nil)
-                return existing
+                return (existing, try writableManager(tx, for: path, in: env, existing: existing, named: nil))
             }
+            try confirmReachable(descriptor)
+            return existing
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
             logFailure(failure, action: "open for writing", path: path.description)
@@ -840,6 +856,14 @@ public final class SecretService: Sendable {
     private func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {
         try requireIntact(descriptor)
         return try managers.manager(for: descriptor)
+    }
+
+    /// Checks that `descriptor`'s manager is reachable, unless a seal or check within the
+    /// window vouches for it; outside any transaction (it may wait on the network).
+    private func confirmReachable(_ descriptor: ManagerDescriptor) throws {
+        if let last = lastReached.withLock({ $0[descriptor.id] }), -last.timeIntervalSinceNow < Self.reachabilityWindow { return }
+        try manager(for: descriptor).checkReachable()
+        lastReached.withLock { $0[descriptor.id] = Date() }
     }
 
     /// Throws `tampered` unless the manager's row, scopes and selectors match its tag.

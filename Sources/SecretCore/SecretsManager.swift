@@ -61,6 +61,10 @@ public protocol SecretsManager: Sendable {
     /// Checks that the manager works end to end, throwing an error that names the cause.
     func test() throws
 
+    /// Checks, cheaply and without changing anything, that a seal could reach what it needs
+    /// (a KMS key, a Vault that is unsealed and accepts the token); nothing for local managers.
+    func checkReachable() throws
+
     /// A payload pointing at an existing external value (Harness's "reference" secrets), and its size.
     func link(remote: String) throws -> (payload: StoredPayload, size: Int)
 
@@ -69,6 +73,9 @@ public protocol SecretsManager: Sendable {
 }
 
 extension SecretsManager {
+    /// A manager that needs nothing outside the machine is always reachable.
+    public func checkReachable() throws {}
+
     /// Envelope managers keep everything in our database, so discarding is a no-op.
     public func discard(_ payload: StoredPayload, context: EncryptionContext) throws {}
 

@@ -27,8 +27,9 @@ extension Caller {
 final class ProcessNames: Sendable {
     static let shared = ProcessNames()
 
-    /// At most this many threads stay cached; past it the cache starts again.
-    private static let capacity = 64
+    /// At most this many threads stay cached; past it the cache starts again. Each holds one
+    /// descriptor, or two for a thread that is not its process's leader: at most 64 in all.
+    private static let capacity = 32
     private let cache = Mutex<[Int32: Entry]>([:])
 
     private struct Entry {

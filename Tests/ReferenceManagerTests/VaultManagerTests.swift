@@ -37,6 +37,34 @@ import Testing
         for file in allFiles(under: fs.state) { #expect(!fileContains(file, Array(marker.utf8)), "value in \(file)") }
     }
 
+    /// A sealed Vault fails a writer at open, where even a shell redirection reports it, and a
+    /// commit that fails after the open fails the writer's close; the old value stays either way.
+    @Test func aSealedVaultFailsTheWriterAndKeepsTheValue() throws {
+        let vault = try VaultStandIn()
+        let fs = try state(vault, [])
+        try fs.cli("secret", "set", "payments/prod/db", stdin: "before")
+        try fs.mount()
+        let path = fs.path("payments/prod/db")
+        _ = try vault.control("POST", "seal")
+        for shell in ["/bin/sh", "/bin/bash"] {
+            let redirect = try runProgram(shell, ["-c", "printf after > \"$0\"", path])
+            #expect(redirect.status != 0, "\(shell) printf > f exited 0 while Vault was sealed")
+        }
+        _ = try vault.control("POST", "unseal")
+        #expect(POSIX.read(path) == .success(Array("before".utf8)))
+        // Sealed between the open (which found Vault reachable) and the close that commits.
+        // (Not inside SpawnGate.exclusive: sealing spawns a program; the descriptor is close-on-exec.)
+        let writer = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        #expect(writer >= 0)
+        #expect(write(writer, "after", 5) == 5)
+        _ = try vault.control("POST", "seal")
+        #expect(close(writer) == -1 && errno == EIO)
+        _ = try vault.control("POST", "unseal")
+        #expect(POSIX.read(path) == .success(Array("before".utf8)))
+        #expect(try fs.cli("secret", "history", "payments/prod/db", "--json").output.components(separatedBy: "\"version\"").count - 1 == 1)
+        try fs.stop()
+    }
+
     /// A request that waits on the network (here a Vault that answers after 2 s) must not hold up
     /// requests for other secrets: the mount hands receiving to another thread meanwhile.
     @Test func aSlowManagerDoesNotHoldUpOtherSecrets() throws {
