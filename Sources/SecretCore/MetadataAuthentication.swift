@@ -28,7 +28,11 @@ extension MetadataAuthenticator {
 /// different rows encode to the same bytes.
 enum MetadataMessage {
     /// A secret row with its current version's size and time: what listing and `stat` show.
-    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date) -> [UInt8] {
+    ///
+    /// A deleted secret's message also holds its deletion and purge times, so that clearing them
+    /// (undeleting the row outside secretfs) or setting them fails the tag. A live secret's
+    /// message is what it was before deletions existed: older tags stay valid.
+    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date, deletion: SecretDeletion? = nil) -> [UInt8] {
         var message = Builder("secretfs secret metadata v1")
         message.append(path)
         message.append(kind.rawValue)
@@ -36,6 +40,12 @@ enum MetadataMessage {
         message.append(Int64(version))
         message.append(Int64(size))
         message.append(updatedAt.storeMilliseconds)
+        if let deletion {
+            // Fields are length-prefixed: a message with these extra fields never equals a live one.
+            message.append("deleted")
+            message.append(deletion.deletedAt.storeMilliseconds)
+            message.append(deletion.purgeAt.storeMilliseconds)
+        }
         return message.bytes
     }
 

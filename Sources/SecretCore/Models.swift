@@ -76,6 +76,9 @@ public struct SecretSummary: Sendable, Equatable {
     /// The highest version number stored for the secret, when the store says; a current
     /// version below it means an older row was put back (a replay), which its tag cannot show.
     public var newestStoredVersion: Int?
+    /// Set while the secret is deleted and kept for its recovery window: it is then absent from
+    /// listings and reads, and a write to its name continues its history.
+    public var deletion: SecretDeletion?
 
     /// Creates a record.
     public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {
@@ -91,6 +94,26 @@ public struct SecretSummary: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// When a deleted secret was deleted and when its recovery window ends.
+///
+/// Until it is purged, the secret keeps every version (sealed) and can be restored; at or after
+/// `purgeAt` it is purged: its rows go and, for an external store, its remote value.
+public struct SecretDeletion: Sendable, Equatable {
+    /// When it was deleted.
+    public let deletedAt: Date
+    /// When its recovery window ends (equal to `deletedAt` for a window of zero).
+    public let purgeAt: Date
+
+    /// Creates a record.
+    public init(deletedAt: Date, purgeAt: Date) {
+        self.deletedAt = deletedAt
+        self.purgeAt = purgeAt
+    }
+
+    /// Whether the recovery window has ended at `now`.
+    public func isExpired(at now: Date = Date()) -> Bool { purgeAt <= now }
 }
 
 /// What a manager returns for one sealed value, and what the store keeps.
@@ -180,7 +203,12 @@ public struct AuditEvent: Sendable, Equatable {
         case read
         case write
         case rename
+        /// A secret was deleted: kept for its recovery window (the detail says until when), or purged at once.
         case delete
+        /// A deleted secret was brought back within its recovery window.
+        case restore
+        /// A deleted secret's versions were removed for good (asked for, or its recovery window ended).
+        case purge
         /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
         case auditLost = "audit-lost"
     }
@@ -197,14 +225,18 @@ public struct AuditEvent: Sendable, Equatable {
     public let version: Int?
     /// `ok`, or the error code.
     public let result: String
+    /// What else the event should tell (a write that continued a deleted secret's history, a
+    /// deletion's recovery window); nil for none.
+    public let detail: String?
 
     /// Creates an event.
-    public init(time: Date, caller: Caller, action: Action, path: String, version: Int?, result: String) {
+    public init(time: Date, caller: Caller, action: Action, path: String, version: Int?, result: String, detail: String? = nil) {
         self.time = time
         self.caller = caller
         self.action = action
         self.path = path
         self.version = version
         self.result = result
+        self.detail = detail
     }
 }

@@ -51,13 +51,23 @@ public protocol StoreTransaction {
     func secretCount(managerID: Int64) throws -> Int
 
     // Secrets
+    /// Secrets that are not deleted, by path.
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary]
+    /// Deleted secrets kept for their recovery window, by path.
+    func deletedSecrets(matching filter: ScopeFilter) throws -> [SecretSummary]
+    /// Deleted secrets whose recovery window ended at or before `time`, soonest first.
+    func expiredDeletions(at time: Date) throws -> [SecretSummary]
+    /// The secret holding `path`, deleted (see `SecretSummary.deletion`) or not: one name, one row.
     func secret(at path: SecretPath) throws -> SecretSummary?
+    /// How many secrets the environment holds, deleted ones included.
     func secretCount(environmentID: Int64) throws -> Int
     /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
     func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, tag: [UInt8]?) throws -> Int64
-    /// Points the secret at a new current version, whose manager it now reports, with the row's new tag.
+    /// Points the secret at a new current version, whose manager it now reports, with the row's
+    /// new tag; a deleted secret is no longer deleted.
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws
+    /// Marks the secret deleted (kept for its recovery window), or, with nil, not deleted, with the row's new tag.
+    func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
     func deleteSecret(id: Int64) throws
 

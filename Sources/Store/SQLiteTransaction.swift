@@ -174,7 +174,7 @@ struct SQLiteTransaction: StoreTransaction {
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
                v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag,
-               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id)
+               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.deleted_at, s.purge_at
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
@@ -183,15 +183,28 @@ struct SQLiteTransaction: StoreTransaction {
         """
 
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
+        try secrets(matching: filter, deleted: false)
+    }
+
+    func deletedSecrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
+        try secrets(matching: filter, deleted: true)
+    }
+
+    private func secrets(matching filter: ScopeFilter, deleted: Bool) throws -> [SecretSummary] {
+        let state = deleted ? "s.deleted_at IS NOT NULL" : "s.deleted_at IS NULL"
         let order = " ORDER BY a.name, e.name, s.name"
         switch (filter.application, filter.environment) {
         case (let app?, let env?):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ?\(order)", [app.rawValue, env.rawValue]).map(Self.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND \(state)\(order)", [app.rawValue, env.rawValue]).map(Self.secret)
         case (let app?, nil):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ?\(order)", [app.rawValue]).map(Self.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND \(state)\(order)", [app.rawValue]).map(Self.secret)
         default:
-            return try database.query("\(Self.secretColumns)\(order)").map(Self.secret)
+            return try database.query("\(Self.secretColumns) WHERE \(state)\(order)").map(Self.secret)
         }
+    }
+
+    func expiredDeletions(at time: Date) throws -> [SecretSummary] {
+        try database.query("\(Self.secretColumns) WHERE s.purge_at IS NOT NULL AND s.purge_at <= ? ORDER BY s.purge_at, s.id", [time.storeMilliseconds]).map(Self.secret)
     }
 
     func secret(at path: SecretPath) throws -> SecretSummary? {
@@ -210,7 +223,12 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws {
-        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ? WHERE id = ?", [version, managerID, tag, secretID])
+        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ?, deleted_at = NULL, purge_at = NULL WHERE id = ?", [version, managerID, tag, secretID])
+    }
+
+    func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws {
+        try database.run("UPDATE secrets SET deleted_at = ?, purge_at = ?, tag = ? WHERE id = ?",
+                         [deletion?.deletedAt.storeMilliseconds, deletion?.purgeAt.storeMilliseconds, tag, secretID])
     }
 
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
@@ -313,35 +331,35 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
-    /// Rows per multi-row audit insert (9 parameters each, well under SQLite's limit).
+    /// Rows per multi-row audit insert (10 parameters each, well under SQLite's limit).
     private static let auditRowsPerInsert = 64
     private static let insertAuditBatch = insertAudits(count: auditRowsPerInsert)
     private static let insertAuditRow = insertAudits(count: 1)
 
     private static func insertAudits(count: Int) -> String {
-        "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES "
-            + repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+        "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result, detail) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
     }
 
     private static func bindings(of events: ArraySlice<AuditEvent>) -> [SQLiteBindable] {
         var values: [SQLiteBindable] = []
-        values.reserveCapacity(events.count * 9)
+        values.reserveCapacity(events.count * 10)
         for event in events {
             values += [event.time.storeMilliseconds, event.caller.uid, event.caller.gid, event.caller.pid, event.caller.process,
-                       event.action.rawValue, event.path, event.version, event.result] as [SQLiteBindable]
+                       event.action.rawValue, event.path, event.version, event.result, event.detail] as [SQLiteBindable]
         }
         return values
     }
 
     func auditEvents(since: Date?) throws -> [AuditEvent] {
         try database.query("""
-            SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY time, id
+            SELECT time, uid, gid, pid, process, action, path, version, result, detail FROM audit_events WHERE time >= ? ORDER BY time, id
             """, [since?.storeMilliseconds ?? Int64.min]).map { row in
             AuditEvent(
                 time: Date(storeMilliseconds: row.time(0)),
                 caller: Caller(uid: UInt32(truncatingIfNeeded: row.int(1)), gid: UInt32(truncatingIfNeeded: row.int(2)), pid: Int32(truncatingIfNeeded: row.int(3)), process: row.string(4)),
                 action: AuditEvent.Action(rawValue: row.string(5)) ?? .read,
-                path: row.string(6), version: row.optionalInt(7), result: row.string(8))
+                path: row.string(6), version: row.optionalInt(7), result: row.string(8), detail: row.optionalString(9))
         }
     }
 
@@ -365,6 +383,11 @@ struct SQLiteTransaction: StoreTransaction {
             managerID: Int64(row.int(6)), managerName: row.string(7), version: row.int(8), size: max(0, min(row.int(9), 1 << 40)),
             createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
         summary.newestStoredVersion = row.optionalInt(13)
+        if let deletedAt = row.optionalInt(14) {
+            // A purge time missing beside a deletion time is a damaged row: purgeable now, and its tag fails.
+            summary.deletion = SecretDeletion(deletedAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, deletedAt)))),
+                                              purgeAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, row.optionalInt(15) ?? 0)))))
+        }
         return summary
     }
 

@@ -37,6 +37,8 @@ struct SecretFSDCommand: ParsableCommand {
     @Flag(help: "Log debugging detail.") var verbose = false
     @Flag(name: .customLong("no-io-uring"), help: "Take every request through /dev/fuse, even where the kernel offers FUSE over io_uring.")
     var noIOURing = false
+    @Option(help: ArgumentHelp("Days a secret deleted through the mount is kept with its history before it is purged (default 7; 0 purges at once). Expired deletions are purged while the daemon runs.", valueName: "days"))
+    var recoveryWindowDays: Double = 7
 
     static func main() {
         ProcessHardening.bindSymbolsNow()
@@ -50,6 +52,11 @@ struct SecretFSDCommand: ParsableCommand {
         }
         if mode & 0o400 == 0 { throw ValidationError("--file-mode must let the owner read (0400)") }
         if maxFileSize < 1 { throw ValidationError("--max-file-size must be at least 1") }
+        do {
+            _ = try RecoveryWindow.seconds(days: recoveryWindowDays)
+        } catch let error as SecretError {
+            throw ValidationError(error.message)
+        }
         for selector in delegateSelectors where !ResourceName.isValid(selector) {
             throw ValidationError("invalid delegate selector '\(selector)': use 1-128 of A-Z a-z 0-9 . _ -")
         }
@@ -69,7 +76,8 @@ struct SecretFSDCommand: ParsableCommand {
         let options = SecretFSDaemon.Options(
             mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
             allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),
-            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing)
+            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing,
+            recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow)
         do {
             try SecretFSDaemon.run(options, logger: logger) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }
