@@ -79,6 +79,9 @@ public struct SecretSummary: Sendable, Equatable {
     /// Set while the secret is deleted and kept for its recovery window: it is then absent from
     /// listings and reads, and a write to its name continues its history.
     public var deletion: SecretDeletion?
+    /// The deletion time the current version's row records, when the store says: it must equal
+    /// `deletion`'s, or the secret row was put back from before (or after) a deletion.
+    public var currentVersionDeletedAt: Date?
 
     /// Creates a record.
     public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {

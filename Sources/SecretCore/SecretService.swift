@@ -228,7 +228,10 @@ public final class SecretService: Sendable {
             }
             let count = try tx.secretCount(managerID: manager.id)
             guard count == 0 else {
-                throw SecretError(.notEmpty, "manager '\(name)' still holds \(count) secret(s), deleted ones kept for their recovery window included; move, remove or purge them first")
+                // A deleted secret's versions still need their manager, to be restored.
+                let deleted = try tx.deletedSecrets(matching: ScopeFilter()).filter { $0.managerID == manager.id }.count
+                let also = deleted > 0 ? ", \(deleted) of them deleted and kept for their recovery window; move, remove or purge them first (secretfs secret deleted)" : "; move or remove them first"
+                throw SecretError(.notEmpty, "manager '\(name)' still holds \(count) secret(s)\(also)")
             }
             if manager.isDefault {
                 throw SecretError(.notEmpty, "manager '\(name)' is the default; make another manager the default first")
@@ -568,11 +571,12 @@ public final class SecretService: Sendable {
         }
     }
 
-    /// Purges the deleted secret at `path` if its recovery window has ended (or it is linked; see `isStaleDeletion`).
+    /// Purges the deleted secret at `path` if its recovery window has ended. A damaged row's
+    /// window cannot be trusted: it is left for the caller to refuse.
     private func purgeIfStale(_ path: SecretPath, caller: Caller) throws {
         let stale = try store.read { tx -> SecretSummary? in
-            guard let secret = try tx.secret(at: path), secret.deletion?.isExpired() == true else { return nil }
-            return verified(secret)
+            guard let secret = try tx.secret(at: path).map(verified), secret.deletion?.isExpired() == true, !secret.damaged else { return nil }
+            return secret
         }
         if let stale { try purgeNow(stale, caller: caller, action: .purge, detail: Self.staleReason(stale)) }
     }
@@ -1041,7 +1045,10 @@ public final class SecretService: Sendable {
         var checked = summary
         let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, deletion: summary.deletion)
         let replayed = summary.newestStoredVersion.map { $0 != summary.version } ?? false
-        checked.damaged = replayed || !integrity.verify(summary.tag, message)
+        // A deletion is recorded on the row and on its current version alike: a row put back
+        // from before a deletion (or after a restore) disagrees with its version, tag and all.
+        let deletionReplayed = summary.deletion?.deletedAt.storeMilliseconds != summary.currentVersionDeletedAt?.storeMilliseconds
+        checked.damaged = replayed || deletionReplayed || !integrity.verify(summary.tag, message)
         return checked
     }
 

@@ -66,7 +66,9 @@ public protocol StoreTransaction {
     /// Points the secret at a new current version, whose manager it now reports, with the row's
     /// new tag; a deleted secret is no longer deleted.
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, tag: [UInt8]?) throws
-    /// Marks the secret deleted (kept for its recovery window), or, with nil, not deleted, with the row's new tag.
+    /// Marks the secret deleted (kept for its recovery window), or, with nil, not deleted, with
+    /// the row's new tag; the current version's row records the same deletion time
+    /// (`SecretSummary.currentVersionDeletedAt`).
     func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
     func deleteSecret(id: Int64) throws

@@ -174,7 +174,7 @@ struct SQLiteTransaction: StoreTransaction {
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
                v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag,
-               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.deleted_at, s.purge_at
+               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.deleted_at, s.purge_at, v.deleted_at
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
@@ -227,8 +227,11 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws {
+        let deletedAt = deletion?.deletedAt.storeMilliseconds
         try database.run("UPDATE secrets SET deleted_at = ?, purge_at = ?, tag = ? WHERE id = ?",
-                         [deletion?.deletedAt.storeMilliseconds, deletion?.purgeAt.storeMilliseconds, tag, secretID])
+                         [deletedAt, deletion?.purgeAt.storeMilliseconds, tag, secretID])
+        try database.run("UPDATE secret_versions SET deleted_at = ? WHERE secret_id = ? AND version = (SELECT current_version FROM secrets WHERE id = ?)",
+                         [deletedAt, secretID, secretID])
     }
 
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
@@ -388,6 +391,7 @@ struct SQLiteTransaction: StoreTransaction {
             summary.deletion = SecretDeletion(deletedAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, deletedAt)))),
                                               purgeAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, row.optionalInt(15) ?? 0)))))
         }
+        summary.currentVersionDeletedAt = row.optionalInt(16).map { Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, $0)))) }
         return summary
     }
 

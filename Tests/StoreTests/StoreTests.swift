@@ -39,7 +39,7 @@ import Testing
         #expect(versions.map(\.payload.nonce) == [[0xaa], [0xcc]])
         #expect(try database.queryFirst("PRAGMA user_version")?.int(0) == Schema.latestVersion)
         let columns = try database.query("PRAGMA table_info(secret_versions)").map { $0.string(1) }
-        #expect(columns.suffix(3) == ["ciphertext", "chunk_count", "tag"])
+        #expect(columns.suffix(4) == ["ciphertext", "chunk_count", "tag", "deleted_at"])
     }
 
     @Test func largeCiphertextsWrittenUnderSchemaTwoMoveIntoPiecesWhenMigrating() throws {
