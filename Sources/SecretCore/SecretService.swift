@@ -459,14 +459,15 @@ public final class SecretService: Sendable {
     public func remove(_ path: SecretPath, recoveryWindow: TimeInterval? = nil, caller: Caller) throws {
         let window = recoveryWindow ?? options.recoveryWindow
         do {
-            let secret = try store.read { tx -> SecretSummary in
+            let (secret, currentIntact) = try store.read { tx -> (SecretSummary, Bool) in
                 // A damaged secret can still be removed: that is how an operator clears it.
                 let secret = try requireSecret(tx, path, allowingDamage: true)
                 // Deleting is using the manager too (it may delete the remote value): the daemon needs its selectors.
                 if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
-                return secret
+                return (secret, secret.damaged ? false : currentVersionIsIntact(tx, of: secret))
             }
-            guard window > 0, !secret.damaged else {
+            // A secret that could be neither restored nor continued is not kept.
+            guard window > 0, !secret.damaged, currentIntact else {
                 try purgeNow(secret, caller: caller, action: .delete, detail: window > 0 ? "purged at once: its stored metadata failed verification" : "purged at once (no recovery window)")
                 return
             }
@@ -488,6 +489,13 @@ public final class SecretService: Sendable {
             audit(.delete, path.description, version: nil, caller: caller, result: failure)
             throw failure
         }
+    }
+
+    /// Whether the current version of `secret` loads and its row verifies: a deleted secret is
+    /// kept only if it could be restored or continued.
+    private func currentVersionIsIntact(_ tx: any StoreTransaction, of secret: SecretSummary) -> Bool {
+        guard let version = try? loadVersion(tx, of: secret, number: secret.version) else { return false }
+        return (try? verified(version, at: secret.path)) != nil
     }
 
     /// Deleted secrets kept for their recovery window, in all scopes, one application, or one environment.
