@@ -86,10 +86,11 @@ import Testing
 
     @Test func aRecoveryWindowOfZeroPurgesAtOnceAndBadWindowsAreRefused() throws {
         try prepared()
-        for bad in ["-1", "3651", "nan", "seven"] {
-            let refused = try cli("secret", "rm", "payments/prod/k", "--recovery-window-days", bad)
+        #expect(try cli("secret", "rm", "payments/prod/k", "--recovery-window-days", "seven").status != 0)
+        for bad in ["-1", "3651", "nan", "inf"] {
+            let refused = try cli("secret", "rm", "payments/prod/k", "--recovery-window-days=\(bad)")
             #expect(refused.status != 0, "\(bad)")
-            #expect(refused.stderr.contains("recovery-window-days"), "\(bad): \(refused.stderr)")
+            #expect(refused.stderr.contains("use a number of days from 0 (purge at once) to 3650"), "\(bad): \(refused.stderr)")
         }
         #expect(try cli("secret", "get", "payments/prod/k").output == "two")
         try cli("secret", "rm", "payments/prod/k", "--recovery-window-days", "0")

@@ -155,9 +155,9 @@ import Testing
 
     @Test func badRecoveryWindowsAreRefusedBeforeMounting() throws {
         let fs = try MountedSecretFS()
-        let refused = try runProgram(BuiltProducts.path("secretfsd"), [fs.mountpoint, "--state-dir", fs.state, "--foreground", "--recovery-window-days", "-1"])
+        let refused = try runProgram(BuiltProducts.path("secretfsd"), [fs.mountpoint, "--state-dir", fs.state, "--foreground", "--recovery-window-days=-1"])
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("recovery-window-days"))
+        #expect(refused.stderr.contains("invalid --recovery-window-days '-1.0': use a number of days from 0 (purge at once) to 3650"), "\(refused.stderr)")
         #expect(!fs.isMounted)
     }
 }
