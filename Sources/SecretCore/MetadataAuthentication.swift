@@ -32,7 +32,9 @@ enum MetadataMessage {
     /// Ownership set on the secret is covered too (a mode widened in the database would let other
     /// users read it); a row that never had any encodes as before ownership existed, so the tags
     /// of older rows stay valid, and setting or clearing a field outside secretfs breaks the tag.
-    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date, ownership: Ownership) -> [UInt8] {
+    /// A deleted secret's message also holds its deletion and purge times, so that clearing them
+    /// (undeleting the row outside secretfs) or setting them fails the tag.
+    static func secret(_ path: SecretPath, kind: SecretKind, managerID: Int64, version: Int, size: Int, updatedAt: Date, ownership: Ownership, deletion: SecretDeletion? = nil) -> [UInt8] {
         var message = Builder("secretfs secret metadata v1")
         message.append(path)
         message.append(kind.rawValue)
@@ -45,6 +47,12 @@ enum MetadataMessage {
             for field in [ownership.owner.map(Int64.init), ownership.group.map(Int64.init), ownership.mode.map(Int64.init), ownership.modifiedAt?.storeMilliseconds] {
                 message.append(field ?? -1)
             }
+        }
+        if let deletion {
+            // Fields are length-prefixed: a message with these extra fields never equals a live one.
+            message.append("deleted")
+            message.append(deletion.deletedAt.storeMilliseconds)
+            message.append(deletion.purgeAt.storeMilliseconds)
         }
         return message.bytes
     }

@@ -82,6 +82,12 @@ public struct SecretSummary: Sendable, Equatable {
     public var newestStoredVersion: Int?
     /// Owner, group, mode and time set on the secret; nil fields are the mount's defaults.
     public var ownership = Ownership()
+    /// Set while the secret is deleted and kept for its recovery window: it is then absent from
+    /// listings and reads, and a write to its name continues its history.
+    public var deletion: SecretDeletion?
+    /// The deletion time the current version's row records, when the store says: it must equal
+    /// `deletion`'s, or the secret row was put back from before (or after) a deletion.
+    public var currentVersionDeletedAt: Date?
 
     /// Creates a record.
     public init(id: Int64, environmentID: Int64, path: SecretPath, kind: SecretKind, managerID: Int64, managerName: String, version: Int, size: Int, createdAt: Date, updatedAt: Date, tag: [UInt8]? = nil) {
@@ -97,6 +103,26 @@ public struct SecretSummary: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// When a deleted secret was deleted and when its recovery window ends.
+///
+/// Until it is purged, the secret keeps every version (sealed) and can be restored; at or after
+/// `purgeAt` it is purged: its rows go and, for an external store, its remote value.
+public struct SecretDeletion: Sendable, Equatable {
+    /// When it was deleted.
+    public let deletedAt: Date
+    /// When its recovery window ends (equal to `deletedAt` for a window of zero).
+    public let purgeAt: Date
+
+    /// Creates a record.
+    public init(deletedAt: Date, purgeAt: Date) {
+        self.deletedAt = deletedAt
+        self.purgeAt = purgeAt
+    }
+
+    /// Whether the recovery window has ended at `now`.
+    public func isExpired(at now: Date = Date()) -> Bool { purgeAt <= now }
 }
 
 /// What a manager returns for one sealed value, and what the store keeps.
@@ -186,9 +212,14 @@ public struct AuditEvent: Sendable, Equatable {
         case read
         case write
         case rename
+        /// A secret was deleted: kept for its recovery window (the detail says until when), or purged at once.
         case delete
         /// The owner, group, mode or modification time changed (chmod, chown, utimensat).
         case attributes
+        /// A deleted secret was brought back within its recovery window.
+        case restore
+        /// A deleted secret's versions were removed for good (asked for, or its recovery window ended).
+        case purge
         /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
         case auditLost = "audit-lost"
     }
@@ -205,14 +236,18 @@ public struct AuditEvent: Sendable, Equatable {
     public let version: Int?
     /// `ok`, or the error code.
     public let result: String
+    /// What else the event should tell (a write that continued a deleted secret's history, a
+    /// deletion's recovery window); nil for none.
+    public let detail: String?
 
     /// Creates an event.
-    public init(time: Date, caller: Caller, action: Action, path: String, version: Int?, result: String) {
+    public init(time: Date, caller: Caller, action: Action, path: String, version: Int?, result: String, detail: String? = nil) {
         self.time = time
         self.caller = caller
         self.action = action
         self.path = path
         self.version = version
         self.result = result
+        self.detail = detail
     }
 }

@@ -19,14 +19,30 @@ public final class SecretService: Sendable {
         /// The caller shows every failure to its user itself (the CLI's one-line error), so
         /// failures are logged at debug level only instead of a second time as errors.
         public var callerReportsFailures: Bool
+        /// How long a deleted secret is kept with its history, in seconds, when `remove` is not
+        /// given a window of its own; zero purges at once.
+        public var recoveryWindow: TimeInterval
 
         /// Creates options.
-        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil, defersReadAudits: Bool = false, callerReportsFailures: Bool = false) {
+        public init(maximumValueSize: Int = 10 * 1024 * 1024, delegateSelectors: Set<String>? = nil, defersReadAudits: Bool = false, callerReportsFailures: Bool = false,
+                    recoveryWindow: TimeInterval = SecretService.defaultRecoveryWindow) {
             self.maximumValueSize = maximumValueSize
             self.delegateSelectors = delegateSelectors
             self.defersReadAudits = defersReadAudits
             self.callerReportsFailures = callerReportsFailures
+            self.recoveryWindow = recoveryWindow
         }
+    }
+
+    /// The recovery window of a deletion unless one is given: 7 days, as AWS Secrets Manager's default.
+    public static let defaultRecoveryWindow: TimeInterval = 7 * 86400
+
+    /// What `purgeExpiredDeletions` did.
+    public struct PurgeReport: Sendable {
+        /// The secrets purged.
+        public var purged: [SecretPath] = []
+        /// The secrets that could not be purged (they stay deleted, for the next try), with why.
+        public var failed: [(path: SecretPath, error: SecretError)] = []
     }
 
     /// Deferred read events are handed to the backlog handler once this many are waiting, and
@@ -143,7 +159,13 @@ public final class SecretService: Sendable {
             let env = try Self.requireEnvironment(tx, application, name)
             let count = try tx.secretCount(environmentID: env.id)
             guard count == 0 else {
-                throw SecretError(.notEmpty, "environment '\(application)/\(name)' still holds \(count) secret(s); remove them first")
+                // Deleted secrets keep the environment until purged: removing it must not end their recovery window early.
+                let deleted = try tx.deletedSecrets(matching: ScopeFilter(application: application, environment: name)).count
+                if deleted == count {
+                    throw SecretError(.notEmpty, "environment '\(application)/\(name)' holds \(count) deleted secret(s) kept for their recovery window; restore or purge them first (secretfs secret deleted \(application)/\(name))")
+                }
+                let also = deleted > 0 ? " and \(deleted) deleted one(s) kept for their recovery window" : ""
+                throw SecretError(.notEmpty, "environment '\(application)/\(name)' still holds \(count - deleted) secret(s)\(also); remove them first")
             }
             try tx.deleteEnvironment(id: env.id)
         }
@@ -210,7 +232,10 @@ public final class SecretService: Sendable {
             }
             let count = try tx.secretCount(managerID: manager.id)
             guard count == 0 else {
-                throw SecretError(.notEmpty, "manager '\(name)' still holds \(count) secret(s); move or remove them first")
+                // A deleted secret's versions still need their manager, to be restored.
+                let deleted = try tx.deletedSecrets(matching: ScopeFilter()).filter { $0.managerID == manager.id }.count
+                let also = deleted > 0 ? ", \(deleted) of them deleted and kept for their recovery window; move, remove or purge them first (secretfs secret deleted)" : "; move or remove them first"
+                throw SecretError(.notEmpty, "manager '\(name)' still holds \(count) secret(s)\(also)")
             }
             if manager.isDefault {
                 throw SecretError(.notEmpty, "manager '\(name)' is the default; make another manager the default first")
@@ -230,13 +255,7 @@ public final class SecretService: Sendable {
     /// Secrets in all scopes, one application, or one environment.
     public func secrets(matching filter: ScopeFilter = ScopeFilter()) throws -> [SecretSummary] {
         try store.read { tx in
-            if let app = filter.application {
-                if let env = filter.environment {
-                    _ = try Self.requireEnvironment(tx, app, env)
-                } else if try tx.application(named: app) == nil {
-                    throw SecretError(.notFound, "no application '\(app)'")
-                }
-            }
+            try Self.requireScope(tx, filter)
             return try tx.secrets(matching: filter).map(verified)
         }
     }
@@ -352,13 +371,20 @@ public final class SecretService: Sendable {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
             }
             return try optimistically("write '\(path)'") {
-                let plan = try store.read { tx -> WritePlan in
+                let prepared = try store.read { tx -> (plan: WritePlan?, stale: SecretSummary?) in
                     let env = try Self.requireEnvironment(tx, path.application, path.environment)
                     let existing = try tx.secret(at: path)
+                    if let existing, try isStaleDeletion(tx, existing) { return (nil, verified(existing)) }
                     if let existing { try Self.refuseLinked(tx, existing) }
+                    // A deleted secret's name written again continues its history: it keeps its manager and kind.
                     let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: managerName)
-                    return WritePlan(environmentID: env.id, existing: existing, descriptor: descriptor)
+                    return (WritePlan(environmentID: env.id, existing: existing, descriptor: descriptor), nil)
                 }
+                if let stale = prepared.stale {
+                    try purgeNow(stale, caller: caller, action: .purge, detail: Self.staleReason(stale))
+                    return nil
+                }
+                guard let plan = prepared.plan else { return nil }
                 // Sealed before the write transaction: a KMS or Vault request may take up to its
                 // timeout, and must not hold the database's write lock while it does.
                 let number = (plan.existing?.version ?? 0) + 1
@@ -385,7 +411,8 @@ public final class SecretService: Sendable {
                     try tx.insertVersion(version)
                     if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id, ownership: owned, tag: rowTag) }
                     // The event commits with the version it records: one transaction, one sync.
-                    try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil))
+                    try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil,
+                                                  detail: plan.existing?.deletion.map(Self.continuedDetail)))
                     return (version, tx.stampAfterCommit())
                 }
             }
@@ -425,9 +452,13 @@ public final class SecretService: Sendable {
         do {
             let (existing, descriptor) = try store.read { tx in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
-                let existing = try tx.secret(at: path)
+                var existing = try tx.secret(at: path)
+                // A stale deletion is purged by the write; the new secret's manager is then the scope rules' choice.
+                if let stale = existing, try isStaleDeletion(tx, stale) { existing = nil }
                 if let existing { try Self.refuseLinked(tx, existing) }
-                return (existing, try writableManager(tx, for: path, in: env, existing: existing, named: nil))
+                let descriptor = try writableManager(tx, for: path, in: env, existing: existing, named: nil)
+                // To the mount, a deleted secret's name is free: the write creates the file (and continues its history).
+                return (existing?.deletion == nil ? existing : nil, descriptor)
             }
             try confirmReachable(descriptor)
             return existing
@@ -445,25 +476,39 @@ public final class SecretService: Sendable {
         audit(.write, path.description, version: nil, caller: caller, result: error)
     }
 
-    /// Deletes a secret with all its versions (and, for external stores, the remote value).
-    public func remove(_ path: SecretPath, caller: Caller) throws {
+    /// Deletes a secret: it is kept, with every version still sealed, for a recovery window
+    /// (`recoveryWindow` seconds, else the service's), during which it is absent from listings and
+    /// reads, can be restored, and a write to its name continues its history; then it is purged.
+    ///
+    /// A window of zero purges at once, with an external store's remote value (which is otherwise
+    /// deleted only at purge); so does a secret whose metadata fails its tag, which cannot be
+    /// trusted to come back.
+    public func remove(_ path: SecretPath, recoveryWindow: TimeInterval? = nil, caller: Caller) throws {
+        let window = recoveryWindow ?? options.recoveryWindow
         do {
-            let secret = try store.read { tx -> SecretSummary in
+            let (secret, currentIntact) = try store.read { tx -> (SecretSummary, Bool) in
                 // A damaged secret can still be removed: that is how an operator clears it.
                 let secret = try requireSecret(tx, path, allowingDamage: true)
                 // Deleting is using the manager too (it may delete the remote value): the daemon needs its selectors.
                 if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: path) }
-                return secret
+                return (secret, secret.damaged ? false : currentVersionIsIntact(tx, of: secret))
             }
-            // The remote value goes first, outside the transaction (a network call), as before
-            // the local rows: a failure there leaves the secret whole and reported.
-            try discardRemoteValues(of: secret)
+            // A secret that could be neither restored nor continued is not kept.
+            guard window > 0, !secret.damaged, currentIntact else {
+                try purgeNow(secret, caller: caller, action: .delete, detail: window > 0 ? "purged at once: its stored metadata failed verification" : "purged at once (no recovery window)")
+                return
+            }
+            let now = Date()
+            let deletion = SecretDeletion(deletedAt: now, purgeAt: now.addingTimeInterval(window))
             try store.write { tx in
-                guard let current = try tx.secret(at: path), current.id == secret.id else {
+                guard let current = try tx.secret(at: path), current.id == secret.id, current.deletion == nil else {
                     throw SecretError(.notFound, "no secret '\(path)'")
                 }
-                try tx.deleteSecret(id: secret.id)
-                try tx.appendAudit(Self.event(.delete, path.description, version: nil, caller: caller, result: nil))
+                // The row is tagged again with its deletion: it must be the row that verified.
+                guard !verified(current).damaged else { throw Self.damaged(path) }
+                try tx.setDeletion(secretID: current.id, deletion, tag: secretTag(current, deletion: deletion))
+                try tx.appendAudit(Self.event(.delete, path.description, version: current.version, caller: caller, result: nil,
+                                              detail: "kept with its history until \(Self.timeText(deletion.purgeAt))"))
             }
         } catch {
             let failure = Self.domainError(error, doing: "delete '\(path)'")
@@ -471,6 +516,127 @@ public final class SecretService: Sendable {
             audit(.delete, path.description, version: nil, caller: caller, result: failure)
             throw failure
         }
+    }
+
+    /// Whether the current version of `secret` loads and its row verifies: a deleted secret is
+    /// kept only if it could be restored or continued.
+    private func currentVersionIsIntact(_ tx: any StoreTransaction, of secret: SecretSummary) -> Bool {
+        guard let version = try? loadVersion(tx, of: secret, number: secret.version) else { return false }
+        return (try? verified(version, at: secret.path)) != nil
+    }
+
+    /// Deleted secrets kept for their recovery window, in all scopes, one application, or one environment.
+    public func deletedSecrets(matching filter: ScopeFilter = ScopeFilter()) throws -> [SecretSummary] {
+        try store.read { tx in
+            try Self.requireScope(tx, filter)
+            return try tx.deletedSecrets(matching: filter).map(verified)
+        }
+    }
+
+    /// Brings back a deleted secret within its recovery window, with every version and the
+    /// current version it had. A secret whose window has ended is purged instead, and not found.
+    public func restore(_ path: SecretPath, caller: Caller) throws {
+        do {
+            try purgeIfStale(path, caller: caller)
+            try store.write { tx in
+                let secret = try requireDeleted(tx, path)
+                guard !secret.damaged else { throw Self.damagedDeleted(path) }
+                try tx.setDeletion(secretID: secret.id, nil, tag: secretTag(secret, deletion: nil))
+                try tx.appendAudit(Self.event(.restore, path.description, version: secret.version, caller: caller, result: nil,
+                                              detail: secret.deletion.map { "deleted \(Self.timeText($0.deletedAt))" }))
+            }
+        } catch {
+            let failure = Self.domainError(error, doing: "restore '\(path)'")
+            logFailure(failure, action: "restore", path: path.description)
+            audit(.restore, path.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// Purges a deleted secret now, before its recovery window ends: its rows (no sealed byte of
+    /// it stays in the state directory) and an external store's remote value.
+    public func purge(_ path: SecretPath, caller: Caller) throws {
+        do {
+            // A damaged deletion can be purged: that is how an operator clears it.
+            let secret = try store.read { tx in try requireDeleted(tx, path, allowingDamage: true) }
+            try purgeNow(secret, caller: caller, action: .purge, detail: "purged on request")
+        } catch {
+            let failure = Self.domainError(error, doing: "purge '\(path)'")
+            logFailure(failure, action: "purge", path: path.description)
+            audit(.purge, path.description, version: nil, caller: caller, result: failure)
+            throw failure
+        }
+    }
+
+    /// Purges every deleted secret whose recovery window has ended. One that cannot be purged
+    /// now (its external store unreachable, its manager's delegate selectors not held, its
+    /// metadata damaged) stays deleted for a later call and is reported, not thrown.
+    public func purgeExpiredDeletions(caller: Caller) throws -> PurgeReport {
+        let expired = try store.read { tx in try tx.expiredDeletions(at: Date()).map(verified) }
+        var report = PurgeReport()
+        for secret in expired {
+            do {
+                // A damaged row's purge time cannot be trusted: an operator purges it by name.
+                guard !secret.damaged else { throw Self.damagedDeleted(secret.path) }
+                try purgeNow(secret, caller: caller, action: .purge, detail: "its recovery window ended \(Self.timeText(secret.deletion?.purgeAt ?? Date()))")
+                report.purged.append(secret.path)
+            } catch {
+                let failure = Self.domainError(error, doing: "purge '\(secret.path)'")
+                logFailure(failure, action: "purge", path: secret.path.description)
+                report.failed.append((secret.path, failure))
+            }
+        }
+        return report
+    }
+
+    /// Removes `secret` for good: its external value first, outside any transaction (a network
+    /// call, whose failure leaves the secret whole and reported), then its rows with its event.
+    /// The daemon needs the delegate selectors of the secret's manager.
+    private func purgeNow(_ secret: SecretSummary, caller: Caller, action: AuditEvent.Action, detail: String?) throws {
+        try store.read { tx in
+            if let descriptor = try tx.manager(id: secret.managerID) { try requireSelectors(descriptor, for: secret.path) }
+        }
+        try discardRemoteValues(of: secret)
+        try store.write { tx in
+            guard let current = try tx.secret(at: secret.path), current.id == secret.id, current.deletion == secret.deletion else {
+                throw SecretError(.notFound, "no \(secret.deletion == nil ? "" : "deleted ")secret '\(secret.path)' (it changed meanwhile)")
+            }
+            try tx.deleteSecret(id: secret.id)
+            try tx.appendAudit(Self.event(action, secret.path.description, version: secret.version, caller: caller, result: nil, detail: detail))
+        }
+    }
+
+    /// Purges the deleted secret at `path` if its recovery window has ended. A damaged row's
+    /// window cannot be trusted: it is left for the caller to refuse.
+    private func purgeIfStale(_ path: SecretPath, caller: Caller) throws {
+        let stale = try store.read { tx -> SecretSummary? in
+            guard let secret = try tx.secret(at: path).map(verified), secret.deletion?.isExpired() == true, !secret.damaged else { return nil }
+            return secret
+        }
+        if let stale { try purgeNow(stale, caller: caller, action: .purge, detail: Self.staleReason(stale)) }
+    }
+
+    /// Whether `secret` is a deletion that a new secret of its name replaces instead of
+    /// continuing: its recovery window has ended (it is purged first, as the sweep would have),
+    /// or it was linked to an external value, which no written version can follow.
+    private func isStaleDeletion(_ tx: any StoreTransaction, _ secret: SecretSummary) throws -> Bool {
+        guard let deletion = secret.deletion else { return false }
+        return try deletion.isExpired() || Self.isLinked(tx, secret)
+    }
+
+    private static func staleReason(_ secret: SecretSummary) -> String {
+        guard let deletion = secret.deletion, deletion.isExpired() else { return "a deleted linked secret gave its name to a new secret" }
+        return "its recovery window ended \(timeText(deletion.purgeAt))"
+    }
+
+    /// The detail of a write that continued a deleted secret's history.
+    private static func continuedDetail(_ deletion: SecretDeletion) -> String {
+        "continued the history of the secret deleted \(timeText(deletion.deletedAt))"
+    }
+
+    /// A time as the audit details write it (ISO 8601, UTC).
+    static func timeText(_ date: Date) -> String {
+        date.storeRounded.formatted(.iso8601)
     }
 
     /// Moves a secret onto `destination`.
@@ -485,12 +651,14 @@ public final class SecretService: Sendable {
         let label = "\(source) -> \(destination)"
         guard source != destination else { return }
         do {
-            let moved = try optimistically("rename '\(label)'") { () -> RenamePlan? in
-                let plan = try store.read { tx -> RenamePlan in
+            let moved = try optimistically("rename '\(label)'") { () -> (plan: RenamePlan, keptSource: Bool)? in
+                let prepared = try store.read { tx -> (plan: RenamePlan?, stale: SecretSummary?) in
                     let secret = try requireSecret(tx, source)
                     try Self.refuseLinked(tx, secret)
                     let targetEnv = try Self.requireEnvironment(tx, destination.application, destination.environment)
                     let replaced = try tx.secret(at: destination)
+                    // A deleted destination takes the content as its next version, as a live one does.
+                    if let replaced, try isStaleDeletion(tx, replaced) { return (nil, verified(replaced)) }
                     if let replaced { try Self.refuseLinked(tx, replaced) }
                     // Within its environment a secret keeps its manager; moved elsewhere, the destination's rules choose.
                     let existing = replaced ?? (secret.environmentID == targetEnv.id ? secret : nil)
@@ -499,8 +667,13 @@ public final class SecretService: Sendable {
                         .map { try verified($0, at: source) }
                     guard !versions.isEmpty else { throw SecretError(.corruptStore, "secret '\(source)' has no current version") }
                     let sealers = try versions.map { try sealer(tx, of: $0, at: source) }
-                    return RenamePlan(secret: secret, replaced: replaced, targetEnv: targetEnv, target: target, versions: versions, sealers: sealers)
+                    return (RenamePlan(secret: secret, replaced: replaced, targetEnv: targetEnv, target: target, versions: versions, sealers: sealers), nil)
                 }
+                if let stale = prepared.stale {
+                    try purgeNow(stale, caller: caller, action: .purge, detail: Self.staleReason(stale))
+                    return nil
+                }
+                guard let plan = prepared.plan else { return nil }
                 let targetManager = try manager(for: plan.target)
                 var payloads: [StoredPayload] = []
                 for (version, (sourceManager, oldContext)) in zip(plan.versions, plan.sealers) {
@@ -508,9 +681,11 @@ public final class SecretService: Sendable {
                     let number = plan.replaced.map { $0.version + 1 } ?? version.number
                     payloads.append(try targetManager.seal(plaintext, context: EncryptionContext(path: destination, version: number, managerID: plan.target.id)))
                 }
-                return try store.write { tx -> RenamePlan? in
+                return try store.write { tx -> (plan: RenamePlan, keptSource: Bool)? in
                     guard try plan.stillHolds(tx, source: source, destination: destination) else { return nil }
                     var resultVersion: Int?
+                    var details: [String] = []
+                    var keptSource = false
                     if let replaced = plan.replaced, let current = plan.versions.first, let payload = payloads.first {
                         let number = replaced.version + 1
                         let version = tagged(SecretVersion(secretID: replaced.id, number: number, managerID: plan.target.id, payload: payload, size: current.size, createdAt: Date(), creator: caller.creatorLabel), at: destination)
@@ -519,7 +694,20 @@ public final class SecretService: Sendable {
                         // and editors set them on the file they rename into place).
                         try tx.setCurrentVersion(secretID: replaced.id, version: number, managerID: plan.target.id, ownership: plan.secret.ownership,
                                                  tag: secretTag(destination, kind: replaced.kind, current: version, ownership: plan.secret.ownership))
-                        try tx.deleteSecret(id: plan.secret.id)
+                        if let deletion = replaced.deletion { details.append(Self.continuedDetail(deletion)) }
+                        // The source's current value lives on as the destination's new version. A
+                        // source with earlier versions (a secret, not an editor's or tool's temporary
+                        // file) is kept deleted with them for the recovery window; otherwise nothing
+                        // of it is lost, and it goes at once.
+                        if options.recoveryWindow > 0 && plan.secret.version > 1 {
+                            let now = Date()
+                            let deletion = SecretDeletion(deletedAt: now, purgeAt: now.addingTimeInterval(options.recoveryWindow))
+                            try tx.setDeletion(secretID: plan.secret.id, deletion, tag: secretTag(plan.secret, deletion: deletion))
+                            details.append("'\(source)' kept deleted with its history until \(Self.timeText(deletion.purgeAt))")
+                            keptSource = true
+                        } else {
+                            try tx.deleteSecret(id: plan.secret.id)
+                        }
                         resultVersion = number
                     } else {
                         var current: SecretVersion?
@@ -533,13 +721,15 @@ public final class SecretService: Sendable {
                         try tx.setCurrentVersion(secretID: plan.secret.id, version: plan.secret.version, managerID: plan.target.id, ownership: plan.secret.ownership,
                                                  tag: secretTag(destination, kind: plan.secret.kind, current: current, ownership: plan.secret.ownership))
                     }
-                    try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil))
-                    return plan
+                    try tx.appendAudit(Self.event(.rename, label, version: resultVersion, caller: caller, result: nil,
+                                                  detail: details.isEmpty ? nil : details.joined(separator: "; ")))
+                    return (plan, keptSource)
                 }
             }
             // An external store keeps all versions under the old name: forget it once, after the
-            // move committed and outside the transaction. Failing here leaves only a stale remote copy.
-            if let (version, (manager, context)) = zip(moved.versions, moved.sealers).first(where: { $0.0.number == moved.secret.version }),
+            // move committed and outside the transaction (unless the source is kept deleted, whose
+            // remote value goes at its purge). Failing here leaves only a stale remote copy.
+            if !moved.keptSource, let (version, (manager, context)) = zip(moved.plan.versions, moved.plan.sealers).first(where: { $0.0.number == moved.plan.secret.version }),
                RemoteReference.of(version.payload) != nil {
                 do {
                     try manager.discard(version.payload, context: context)
@@ -568,9 +758,7 @@ public final class SecretService: Sendable {
         do {
             let (env, descriptor) = try store.read { tx -> (Environment, ManagerDescriptor) in
                 let env = try Self.requireEnvironment(tx, path.application, path.environment)
-                if try tx.secret(at: path) != nil {
-                    throw SecretError(.alreadyExists, "secret '\(path)' already exists")
-                }
+                try Self.refuseTaken(tx, path)
                 let descriptor = try ManagerSelection.choose(named: managerName, for: env, among: try intactManagers(tx))
                 try requireSelectors(descriptor, for: path)
                 return (env, descriptor)
@@ -581,9 +769,7 @@ public final class SecretService: Sendable {
                 guard try tx.environment(path.environment, in: path.application)?.id == env.id, try tx.manager(id: descriptor.id) == descriptor else {
                     throw SecretError(.notFound, "environment '\(path.application)/\(path.environment)' or manager '\(descriptor.name)' changed meanwhile; try again")
                 }
-                if try tx.secret(at: path) != nil {
-                    throw SecretError(.alreadyExists, "secret '\(path)' already exists")
-                }
+                try Self.refuseTaken(tx, path)
                 let draft = SecretVersion(secretID: 0, number: 1, managerID: descriptor.id, payload: payload, size: size, createdAt: Date(), creator: caller.creatorLabel)
                 let secretID = try tx.insertSecret(name: path.name, kind: kind, environmentID: env.id, managerID: descriptor.id, currentVersion: 1, ownership: Ownership(),
                                                    tag: secretTag(path, kind: kind, current: draft, ownership: Ownership()))
@@ -621,8 +807,8 @@ public final class SecretService: Sendable {
 
     // MARK: Helpers
 
-    private static func event(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) -> AuditEvent {
-        AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok")
+    private static func event(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?, detail: String? = nil) -> AuditEvent {
+        AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok", detail: detail)
     }
 
     /// Has `handler` called, from the request that brings the held-back read events to
@@ -782,8 +968,7 @@ public final class SecretService: Sendable {
 
     /// Refuses to change a secret linked to an external value: it is changed at its source.
     static func refuseLinked(_ tx: any StoreTransaction, _ secret: SecretSummary) throws {
-        guard let current = try tx.version(secretID: secret.id, number: secret.version),
-              RemoteReference.of(current.payload)?.linked == true else { return }
+        guard try isLinked(tx, secret) else { return }
         throw SecretError(.readOnly, "secret '\(secret.path)' is linked to an external secret; change it at its source")
     }
 
@@ -823,6 +1008,31 @@ public final class SecretService: Sendable {
         }
     }
 
+    /// Whether the secret's current version is a link to an external value.
+    static func isLinked(_ tx: any StoreTransaction, _ secret: SecretSummary) throws -> Bool {
+        guard let current = try tx.version(secretID: secret.id, number: secret.version) else { return false }
+        return RemoteReference.of(current.payload)?.linked == true
+    }
+
+    /// Refuses a name held by a secret, or by a deleted one within its recovery window.
+    static func refuseTaken(_ tx: any StoreTransaction, _ path: SecretPath) throws {
+        guard let existing = try tx.secret(at: path) else { return }
+        guard let deletion = existing.deletion else {
+            throw SecretError(.alreadyExists, "secret '\(path)' already exists")
+        }
+        throw SecretError(.alreadyExists, "secret '\(path)' was deleted \(timeText(deletion.deletedAt)) and is kept until \(timeText(deletion.purgeAt)); restore it (secretfs secret restore) or purge it (secretfs secret purge) first")
+    }
+
+    /// Checks that the application (and environment) a filter names exist.
+    static func requireScope(_ tx: any StoreTransaction, _ filter: ScopeFilter) throws {
+        guard let app = filter.application else { return }
+        if let env = filter.environment {
+            _ = try requireEnvironment(tx, app, env)
+        } else if try tx.application(named: app) == nil {
+            throw SecretError(.notFound, "no application '\(app)'")
+        }
+    }
+
     static func requireEnvironment(_ tx: any StoreTransaction, _ application: ResourceName, _ name: ResourceName) throws -> Environment {
         if let env = try tx.environment(name, in: application) { return env }
         if try tx.application(named: application) == nil {
@@ -841,12 +1051,29 @@ public final class SecretService: Sendable {
     /// The secret at `path`, whose metadata must verify unless `allowingDamage` (removing it).
     func requireSecret(_ tx: any StoreTransaction, _ path: SecretPath, allowingDamage: Bool = false) throws -> SecretSummary {
         if let secret = try tx.secret(at: path) {
+            if let deletion = secret.deletion {
+                throw SecretError(.notFound, "no secret '\(path)' (deleted \(Self.timeText(deletion.deletedAt)); kept until \(Self.timeText(deletion.purgeAt)): secretfs secret restore \(path))")
+            }
             let checked = verified(secret)
             if checked.damaged && !allowingDamage { throw Self.damaged(path) }
             return checked
         }
         _ = try Self.requireEnvironment(tx, path.application, path.environment)
         throw SecretError(.notFound, "no secret '\(path)'")
+    }
+
+    /// The deleted secret at `path`, whose metadata must verify unless `allowingDamage` (purging it).
+    func requireDeleted(_ tx: any StoreTransaction, _ path: SecretPath, allowingDamage: Bool = false) throws -> SecretSummary {
+        guard let secret = try tx.secret(at: path) else {
+            _ = try Self.requireEnvironment(tx, path.application, path.environment)
+            throw SecretError(.notFound, "no deleted secret '\(path)'")
+        }
+        guard secret.deletion != nil else {
+            throw SecretError(.invalidArgument, "secret '\(path)' is not deleted; delete it first (secretfs secret rm, with --recovery-window-days 0 to purge at once)")
+        }
+        let checked = verified(secret)
+        if checked.damaged && !allowingDamage { throw Self.damagedDeleted(path) }
+        return checked
     }
 
     // MARK: Metadata tags
@@ -900,9 +1127,12 @@ public final class SecretService: Sendable {
     /// row was replaced by an older copy of itself, tag and all.
     private func verified(_ summary: SecretSummary) -> SecretSummary {
         var checked = summary
-        let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, ownership: summary.ownership)
+        let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, ownership: summary.ownership, deletion: summary.deletion)
         let replayed = summary.newestStoredVersion.map { $0 != summary.version } ?? false
-        checked.damaged = replayed || !integrity.verify(summary.tag, message)
+        // A deletion is recorded on the row and on its current version alike: a row put back
+        // from before a deletion (or after a restore) disagrees with its version, tag and all.
+        let deletionReplayed = summary.deletion?.deletedAt.storeMilliseconds != summary.currentVersionDeletedAt?.storeMilliseconds
+        checked.damaged = replayed || deletionReplayed || !integrity.verify(summary.tag, message)
         return checked
     }
 
@@ -935,8 +1165,17 @@ public final class SecretService: Sendable {
         integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt, ownership: ownership))
     }
 
+    /// The tag of the (verified) secret row `secret` as it stands, with `deletion` instead of its own.
+    private func secretTag(_ secret: SecretSummary, deletion: SecretDeletion?) -> [UInt8] {
+        integrity.tag(MetadataMessage.secret(secret.path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt, ownership: secret.ownership, deletion: deletion))
+    }
+
     private static func damaged(_ path: SecretPath) -> SecretError {
         SecretError(.tampered, "secret '\(path)': its stored metadata was altered outside secretfs (tag mismatch); remove it (secretfs secret rm) and set it again")
+    }
+
+    private static func damagedDeleted(_ path: SecretPath) -> SecretError {
+        SecretError(.tampered, "deleted secret '\(path)': its stored metadata was altered outside secretfs (tag mismatch); purge it (secretfs secret purge \(path))")
     }
 
     /// Tags every secret and version row that has no tag: run once, by the process that adds tags
@@ -976,7 +1215,7 @@ private struct WritePlan {
         guard try tx.environment(path.environment, in: path.application)?.id == environmentID,
               try tx.manager(id: descriptor.id) == descriptor else { return false }
         let current = try tx.secret(at: path)
-        return current?.id == existing?.id && current?.version == existing?.version && current?.updatedAt == existing?.updatedAt
+        return current?.id == existing?.id && current?.version == existing?.version && current?.updatedAt == existing?.updatedAt && current?.deletion == existing?.deletion
     }
 }
 

@@ -51,15 +51,22 @@ public protocol StoreTransaction {
     func secretCount(managerID: Int64) throws -> Int
 
     // Secrets
+    /// Secrets that are not deleted, by path.
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary]
+    /// Deleted secrets kept for their recovery window, by path.
+    func deletedSecrets(matching filter: ScopeFilter) throws -> [SecretSummary]
+    /// Deleted secrets whose recovery window ended at or before `time`, soonest first.
+    func expiredDeletions(at time: Date) throws -> [SecretSummary]
+    /// The secret holding `path`, deleted (see `SecretSummary.deletion`) or not: one name, one row.
     func secret(at path: SecretPath) throws -> SecretSummary?
+    /// How many secrets the environment holds, deleted ones included.
     func secretCount(environmentID: Int64) throws -> Int
     /// How many secrets there are, in every scope.
     func secretCount() throws -> Int
     /// Adds a secret whose current version is `currentVersion`, which the same transaction then inserts.
     func insertSecret(name: ResourceName, kind: SecretKind, environmentID: Int64, managerID: Int64, currentVersion: Int, ownership: Ownership, tag: [UInt8]?) throws -> Int64
     /// Points the secret at a new current version, whose manager it now reports, with its
-    /// ownership from now on and the row's new tag.
+    /// ownership from now on and the row's new tag; a deleted secret is no longer deleted.
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, ownership: Ownership, tag: [UInt8]?) throws
     /// Sets the secret's ownership, with the row's new tag.
     func setOwnership(_ ownership: Ownership, ofSecret id: Int64, tag: [UInt8]?) throws
@@ -67,6 +74,10 @@ public protocol StoreTransaction {
     func setOwnership(_ ownership: Ownership, ofApplication id: Int64) throws
     /// Sets an environment directory's ownership.
     func setOwnership(_ ownership: Ownership, ofEnvironment id: Int64) throws
+    /// Marks the secret deleted (kept for its recovery window), or, with nil, not deleted, with
+    /// the row's new tag; the current version's row records the same deletion time
+    /// (`SecretSummary.currentVersionDeletedAt`).
+    func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws
     func deleteSecret(id: Int64) throws
 

@@ -4,6 +4,7 @@ import Logging
 import SecretCore
 import SecretFSKit
 import SecureMemory
+import Synchronization
 
 /// The daemon's entry point: checks the ground, mounts, serves until unmounted or signalled.
 public enum SecretFSDaemon {
@@ -18,9 +19,12 @@ public enum SecretFSDaemon {
         public var fuseOptions: [String]
         /// Take requests through FUSE over io_uring when the kernel offers it.
         public var useRing: Bool
+        /// How long a secret deleted through the mount is kept with its history, in seconds; 0 purges at once.
+        public var recoveryWindow: TimeInterval
 
         /// Creates options.
-        public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String], useRing: Bool = true) {
+        public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String], useRing: Bool = true,
+                    recoveryWindow: TimeInterval = SecretService.defaultRecoveryWindow) {
             self.mountpoint = mountpoint
             self.state = state
             self.foreground = foreground
@@ -29,6 +33,7 @@ public enum SecretFSDaemon {
             self.delegateSelectors = delegateSelectors
             self.fuseOptions = fuseOptions
             self.useRing = useRing
+            self.recoveryWindow = recoveryWindow
         }
     }
 
@@ -55,16 +60,23 @@ public enum SecretFSDaemon {
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
         try MountpointChecks.requireApart(mountpoint: mountpoint, stateDirectory: options.state.path)
         try MountpointChecks.requireFUSEDevice()
-        let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors, defersReadAudits: true)
+        let serviceOptions = SecretService.Options(maximumValueSize: options.settings.maximumFileSize, delegateSelectors: options.delegateSelectors, defersReadAudits: true,
+                                                   recoveryWindow: options.recoveryWindow)
         // Open once now so a bad state directory fails before mounting; the real connection is opened after daemonising.
         _ = try SecretFS.open(options.state, options: serviceOptions, logger: logger)
 
         let mount = FUSEMount(mountpoint: mountpoint, options: mountOptions(options), timeouts: timeouts)
+        // Expired deletions are purged while the daemon serves (see DeletionSweeper).
+        let sweeper = Mutex<DeletionSweeper?>(nil)
+        defer { sweeper.withLock { $0 }?.stop() }
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 // Memory locks are not inherited across the fork that detaches into the background.
                 if !options.foreground { harden(logger: logger) }
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
+                let purger = DeletionSweeper(service: service, logger: logger)
+                purger.start()
+                sweeper.withLock { $0 = purger }
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })

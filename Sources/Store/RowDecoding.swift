@@ -31,6 +31,12 @@ enum RowDecoding {
             createdAt: Date(storeMilliseconds: row.time(11)), updatedAt: Date(storeMilliseconds: row.time(10)), tag: row.blob(12))
         summary.newestStoredVersion = row.optionalInt(13)
         summary.ownership = ownership(row, from: 14)
+        if let deletedAt = row.optionalInt(18) {
+            // A purge time missing beside a deletion time is a damaged row: purgeable now, and its tag fails.
+            summary.deletion = SecretDeletion(deletedAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, deletedAt)))),
+                                              purgeAt: Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, row.optionalInt(19) ?? 0)))))
+        }
+        summary.currentVersionDeletedAt = row.optionalInt(20).map { Date(storeMilliseconds: Int64(max(0, min(253_402_300_799_999, $0)))) }
         return summary
     }
 
@@ -85,7 +91,7 @@ enum RowDecoding {
             time: Date(storeMilliseconds: row.time(0)),
             caller: Caller(uid: UInt32(truncatingIfNeeded: row.int(1)), gid: UInt32(truncatingIfNeeded: row.int(2)), pid: Int32(truncatingIfNeeded: row.int(3)), process: row.string(4)),
             action: AuditEvent.Action(rawValue: row.string(5)) ?? .read,
-            path: row.string(6), version: row.optionalInt(7), result: row.string(8))
+            path: row.string(6), version: row.optionalInt(7), result: row.string(8), detail: row.optionalString(9))
     }
 
     /// A manager's configuration, stored as a JSON object of strings.
@@ -132,13 +138,13 @@ public enum StoredRows {
         case application
         /// `id, application name, name, type, created_at, owner, group_id, mode, modified_at` of an environment.
         case environment
-        /// A secret with its manager's name, current version, newest stored version and ownership (18 columns).
+        /// A secret with its manager's name, current version, newest stored version, ownership and deletion (21 columns).
         case secret
         /// `id, name, type, config, sealed_credentials, is_default, created_at, tag` of a manager.
         case manager
         /// A version (13 columns; column 11 is its piece count).
         case version
-        /// `time, uid, gid, pid, process, action, path, version, result` of an audit event.
+        /// `time, uid, gid, pid, process, action, path, version, result, detail` of an audit event.
         case audit
     }
 
@@ -147,10 +153,10 @@ public enum StoredRows {
         switch kind {
         case .application: 7
         case .environment: 9
-        case .secret: 18
+        case .secret: 21
         case .manager: 8
         case .version: 13
-        case .audit: 9
+        case .audit: 10
         }
     }
 

@@ -110,12 +110,13 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
     public func purgeValuesRemovedElsewhere() {
         lock.withLock {
             do {
-                // Every removal (a delete, a rename over another secret) is audited in its own
-                // commit's transaction or right after: new audit rows of those kinds tell.
+                // Every removal (a purge, a delete with no recovery window, a rename over another
+                // secret) is audited in its own commit's transaction or right after: new audit rows
+                // of those kinds tell.
                 let newest = try database.integer("SELECT coalesce(max(id), 0) FROM audit_events") ?? 0
                 defer { auditsCheckedThrough = newest }
                 guard let checked = auditsCheckedThrough, newest > checked,
-                      try database.queryFirst("SELECT 1 FROM audit_events WHERE id > ? AND action IN ('delete', 'rename') LIMIT 1", [checked]) != nil
+                      try database.queryFirst("SELECT 1 FROM audit_events WHERE id > ? AND action IN ('delete', 'rename', 'purge') LIMIT 1", [checked]) != nil
                 else { return }
                 purgeWriteAheadLog()
             } catch {

@@ -188,7 +188,8 @@ struct SQLiteTransaction: StoreTransaction {
     private static let secretColumns = """
         SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version,
                v.plaintext_size, v.created_at, (SELECT min(created_at) FROM secret_versions f WHERE f.secret_id = s.id), s.tag,
-               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.owner, s.group_id, s.mode, s.modified_at
+               (SELECT max(version) FROM secret_versions n WHERE n.secret_id = s.id), s.owner, s.group_id, s.mode, s.modified_at,
+               s.deleted_at, s.purge_at, v.deleted_at
         FROM secrets s
         JOIN environments e ON e.id = s.environment_id
         JOIN applications a ON a.id = e.application_id
@@ -197,15 +198,28 @@ struct SQLiteTransaction: StoreTransaction {
         """
 
     func secrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
+        try secrets(matching: filter, deleted: false)
+    }
+
+    func deletedSecrets(matching filter: ScopeFilter) throws -> [SecretSummary] {
+        try secrets(matching: filter, deleted: true)
+    }
+
+    private func secrets(matching filter: ScopeFilter, deleted: Bool) throws -> [SecretSummary] {
+        let state = deleted ? "s.deleted_at IS NOT NULL" : "s.deleted_at IS NULL"
         let order = " ORDER BY a.name, e.name, s.name"
         switch (filter.application, filter.environment) {
         case (let app?, let env?):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ?\(order)", [app.rawValue, env.rawValue]).map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND \(state)\(order)", [app.rawValue, env.rawValue]).map(RowDecoding.secret)
         case (let app?, nil):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ?\(order)", [app.rawValue]).map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND \(state)\(order)", [app.rawValue]).map(RowDecoding.secret)
         default:
-            return try database.query("\(Self.secretColumns)\(order)").map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE \(state)\(order)").map(RowDecoding.secret)
         }
+    }
+
+    func expiredDeletions(at time: Date) throws -> [SecretSummary] {
+        try database.query("\(Self.secretColumns) WHERE s.purge_at IS NOT NULL AND s.purge_at <= ? ORDER BY s.purge_at, s.id", [time.storeMilliseconds]).map(RowDecoding.secret)
     }
 
     func secret(at path: SecretPath) throws -> SecretSummary? {
@@ -228,8 +242,16 @@ struct SQLiteTransaction: StoreTransaction {
     }
 
     func setCurrentVersion(secretID: Int64, version: Int, managerID: Int64, ownership: Ownership, tag: [UInt8]?) throws {
-        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ?, owner = ?, group_id = ?, mode = ?, modified_at = ? WHERE id = ?",
+        try database.run("UPDATE secrets SET current_version = ?, manager_id = ?, tag = ?, owner = ?, group_id = ?, mode = ?, modified_at = ?, deleted_at = NULL, purge_at = NULL WHERE id = ?",
                          [version, managerID, tag] + Self.columns(of: ownership) + [secretID])
+    }
+
+    func setDeletion(secretID: Int64, _ deletion: SecretDeletion?, tag: [UInt8]?) throws {
+        let deletedAt = deletion?.deletedAt.storeMilliseconds
+        try database.run("UPDATE secrets SET deleted_at = ?, purge_at = ?, tag = ? WHERE id = ?",
+                         [deletedAt, deletion?.purgeAt.storeMilliseconds, tag, secretID])
+        try database.run("UPDATE secret_versions SET deleted_at = ? WHERE secret_id = ? AND version = (SELECT current_version FROM secrets WHERE id = ?)",
+                         [deletedAt, secretID, secretID])
     }
 
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
@@ -332,29 +354,29 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
-    /// Rows per multi-row audit insert (9 parameters each, well under SQLite's limit).
+    /// Rows per multi-row audit insert (10 parameters each, well under SQLite's limit).
     private static let auditRowsPerInsert = 64
     private static let insertAuditBatch = insertAudits(count: auditRowsPerInsert)
     private static let insertAuditRow = insertAudits(count: 1)
 
     private static func insertAudits(count: Int) -> String {
-        "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result) VALUES "
-            + repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
+        "INSERT INTO audit_events (time, uid, gid, pid, process, action, path, version, result, detail) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: count).joined(separator: ", ")
     }
 
     private static func bindings(of events: ArraySlice<AuditEvent>) -> [SQLiteBindable] {
         var values: [SQLiteBindable] = []
-        values.reserveCapacity(events.count * 9)
+        values.reserveCapacity(events.count * 10)
         for event in events {
             values += [event.time.storeMilliseconds, event.caller.uid, event.caller.gid, event.caller.pid, event.caller.process,
-                       event.action.rawValue, event.path, event.version, event.result] as [SQLiteBindable]
+                       event.action.rawValue, event.path, event.version, event.result, event.detail] as [SQLiteBindable]
         }
         return values
     }
 
     func auditEvents(since: Date?) throws -> [AuditEvent] {
         try database.query("""
-            SELECT time, uid, gid, pid, process, action, path, version, result FROM audit_events WHERE time >= ? ORDER BY time, id
+            SELECT time, uid, gid, pid, process, action, path, version, result, detail FROM audit_events WHERE time >= ? ORDER BY time, id
             """, [since?.storeMilliseconds ?? Int64.min]).map(RowDecoding.auditEvent)
     }
 

@@ -154,6 +154,19 @@ enum Schema {
         ALTER TABLE secrets ADD COLUMN mode INTEGER;
         ALTER TABLE secrets ADD COLUMN modified_at INTEGER;
         """,
+        // 6: deletes keep history for a recovery window. A deleted secret keeps its row and every
+        // version (sealed) with the time it was deleted and the time it is purged; both are
+        // covered by the row's tag. The deletion time is also written on the current version's
+        // row, so that a secret row put back from before its deletion (tag and all) is found, as
+        // the newest-version check finds older rows. Audit events gain a free-text detail (a
+        // write that continued a deleted secret's history, a deletion's recovery window).
+        """
+        ALTER TABLE secrets ADD COLUMN deleted_at INTEGER;
+        ALTER TABLE secret_versions ADD COLUMN deleted_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN purge_at INTEGER;
+        CREATE INDEX secrets_purge_at ON secrets(purge_at) WHERE purge_at IS NOT NULL;
+        ALTER TABLE audit_events ADD COLUMN detail TEXT;
+        """,
     ]
 
     /// The schema version this build writes.

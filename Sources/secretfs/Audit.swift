@@ -4,7 +4,7 @@ import SecretCore
 
 /// `secretfs audit`: who read, wrote, renamed or deleted which secret.
 struct Audit: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show audit events: reads, writes, renames and deletes.")
+    static let configuration = CommandConfiguration(abstract: "Show audit events: reads, writes, renames, deletes, restores and purges.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
     @Option(help: ArgumentHelp("Only events since TIME: ISO 8601 (2026-11-21T10:00:00Z) or an age such as 30s, 15m, 2h, 7d.", valueName: "time"))
@@ -20,6 +20,8 @@ struct Audit: ParsableCommand {
         let path: String
         let version: Int?
         let result: String
+        /// More about the event (a deletion's recovery window, a write that continued a deleted secret's history).
+        let detail: String?
     }
 
     func validate() throws {
@@ -32,11 +34,11 @@ struct Audit: ParsableCommand {
         try performing {
             let entries = try global.service().auditEvents(since: since.flatMap { AuditTime.parse($0) }).map {
                 Entry(time: $0.time, uid: $0.caller.uid, gid: $0.caller.gid, pid: $0.caller.pid, process: $0.caller.process,
-                      action: $0.action.rawValue, path: $0.path, version: $0.version, result: $0.result)
+                      action: $0.action.rawValue, path: $0.path, version: $0.version, result: $0.result, detail: $0.detail)
             }
             if output.json { return try printJSON(entries) }
             printTable(["TIME", "UID", "PID", "PROCESS", "ACTION", "PATH", "VERSION", "RESULT"], entries.map {
-                [timestamp($0.time), String($0.uid), String($0.pid), $0.process, $0.action, $0.path, $0.version.map(String.init) ?? "-", $0.result]
+                [timestamp($0.time), String($0.uid), String($0.pid), $0.process, $0.action, $0.path, $0.version.map(String.init) ?? "-", $0.result + ($0.detail.map { " (\($0))" } ?? "")]
             })
         }
     }

@@ -19,6 +19,7 @@ extension SecretCommand {
                 let managerName = try manager.map { try ResourceName($0, what: "manager") }
                 let kind = try resolvedKind()
                 let service = try global.service()
+                purgeExpiredDeletions(service)
                 let value = try ValueInput.read(path: file, limit: service.maximumValueSize)
                 let version = try service.write(path, value: value, kind: kind, managerName: managerName, caller: cliCaller)
                 let summary = try service.secret(at: path)

@@ -39,6 +39,8 @@ struct SecretFSDCommand: ParsableCommand {
     @Flag(help: "Log debugging detail.") var verbose = false
     @Flag(name: .customLong("no-io-uring"), help: "Take every request through /dev/fuse, even where the kernel offers FUSE over io_uring.")
     var noIOURing = false
+    @Option(help: ArgumentHelp("Days a secret deleted through the mount is kept with its history before it is purged (default 7; 0 purges at once). Expired deletions are purged while the daemon runs.", valueName: "days"))
+    var recoveryWindowDays: Double = 7
 
     static func main() {
         ProcessHardening.bindSymbolsNow()
@@ -58,6 +60,11 @@ struct SecretFSDCommand: ParsableCommand {
             if mode & 0o500 != 0o500 { throw ValidationError("--dir-mode must let the owner list and enter (0500)") }
         }
         if maxFileSize < 1 { throw ValidationError("--max-file-size must be at least 1") }
+        do {
+            _ = try RecoveryWindow.seconds(days: recoveryWindowDays)
+        } catch let error as SecretError {
+            throw ValidationError(error.message)
+        }
         for selector in delegateSelectors where !ResourceName.isValid(selector) {
             throw ValidationError("invalid delegate selector '\(selector)': use 1-128 of A-Z a-z 0-9 . _ -")
         }
@@ -82,7 +89,8 @@ struct SecretFSDCommand: ParsableCommand {
         let options = SecretFSDaemon.Options(
             mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
             allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),
-            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing)
+            fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing,
+            recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow)
         do {
             try SecretFSDaemon.run(options, logger: logger) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }

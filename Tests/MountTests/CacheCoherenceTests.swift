@@ -234,7 +234,7 @@ import Testing
         #expect(POSIX.read(path) == .success(Array("old-value-1".utf8)))
         #expect(POSIX.read(path) == .success(Array("old-value-1".utf8)))
         // The new secret may get the old one's id and is again at version 1, with the same size.
-        try fs.cli("secret", "rm", "payments/prod/k")
+        try fs.cli("secret", "rm", "payments/prod/k", "--recovery-window-days", "0")
         try fs.cli("secret", "set", "payments/prod/k", stdin: "new-value-2")
         #expect(withinASecond { POSIX.read(path) == .success(Array("new-value-2".utf8)) })
         try fs.stop()

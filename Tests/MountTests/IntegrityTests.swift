@@ -6,11 +6,11 @@ import Testing
 /// Every read is one whole version; deletes leave nothing behind; locks held elsewhere delay, never fail.
 @Suite struct IntegrityTests {
     /// A live mount whose store holds `payments/prod/k` = `value`, and that file's path.
-    private func mountedWithSecret(_ value: String) throws -> (MountedSecretFS, String) {
+    private func mountedWithSecret(_ value: String, _ arguments: [String] = []) throws -> (MountedSecretFS, String) {
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
         try fs.cli("secret", "set", "payments/prod/k", stdin: value)
-        try fs.mount()
+        try fs.mount(arguments)
         return (fs, fs.path("payments/prod/k"))
     }
 
@@ -70,7 +70,8 @@ import Testing
     }
 
     @Test func aDeleteThroughTheMountLeavesNoSealedByteInTheStateDirectory() throws {
-        let (fs, path) = try mountedWithSecret("keep me")
+        // Without a recovery window a delete purges at once (DeletionMountTests covers purges after one).
+        let (fs, path) = try mountedWithSecret("keep me", ["--recovery-window-days", "0"])
         let value = (0..<3000).map { _ in UInt8.random(in: 0...255) }
         #expect(POSIX.write(fs.path("payments/prod/doomed"), value) == nil)
         let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
@@ -84,7 +85,7 @@ import Testing
         try fs.stop()
         try fs.cli("secret", "set", "payments/prod/cli-doomed", stdin: "by the CLI")
         let cliRow = try #require(try database.queryFirst("SELECT v.nonce FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'cli-doomed'"))
-        try fs.cli("secret", "rm", "payments/prod/cli-doomed")
+        try fs.cli("secret", "rm", "payments/prod/cli-doomed", "--recovery-window-days", "0")
         for file in allFiles(under: fs.state) { #expect(!fileContains(file, try #require(cliRow.blob(0))), "sealed bytes of a deleted secret in \(file)") }
     }
 
@@ -98,7 +99,9 @@ import Testing
         let reader = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
         try reader.execute("BEGIN")
         _ = try reader.queryFirst("SELECT count(*) FROM secret_versions")
+        // Deleted, then purged: the purge removes the sealed values.
         #expect(try fs.cli("secret", "rm", "payments/prod/doomed").status == 0)
+        #expect(try fs.cli("secret", "purge", "payments/prod/doomed").status == 0)
         try reader.execute("COMMIT")
         // The mount sees the removal at its next poll and purges once the reader has gone.
         let deadline = Date(timeIntervalSinceNow: 5)
@@ -248,6 +251,11 @@ import Testing
         for table in ["applications", "environments", "secrets"] {
             for column in ["owner", "group_id", "mode", "modified_at"] { try database.execute("ALTER TABLE \(table) DROP COLUMN \(column)") }
         }
+        // Nor what schema 6 added (deletions kept for a recovery window).
+        try database.execute("""
+            DROP INDEX secrets_purge_at; ALTER TABLE secrets DROP COLUMN deleted_at; ALTER TABLE secrets DROP COLUMN purge_at;
+            ALTER TABLE secret_versions DROP COLUMN deleted_at; ALTER TABLE audit_events DROP COLUMN detail
+            """)
         #expect(try fs.cli("secret", "get", "payments/prod/k").output == "from an older secretfs")
         #expect(try database.queryFirst("SELECT count(*) FROM secret_versions WHERE tag IS NULL")?.int(0) == 0)
         // After the upgrade a row without a tag is not trusted.

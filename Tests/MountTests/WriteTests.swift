@@ -138,6 +138,9 @@ import Testing
         #expect(rmdir(fs.path("billing/prod")) == -1 && errno == ENOTEMPTY)
         #expect(rmdir(fs.path("billing")) == -1 && errno == ENOTEMPTY)
         #expect(unlink(fs.path("billing/prod/x")) == 0)
+        // The deleted secret is kept for its recovery window, and keeps its environment until purged.
+        #expect(rmdir(fs.path("billing/prod")) == -1 && errno == ENOTEMPTY)
+        try fs.cli("secret", "purge", "billing/prod/x")
         #expect(rmdir(fs.path("billing/prod")) == 0)
         #expect(rmdir(fs.path("billing/dev")) == 0)
         #expect(rmdir(fs.path("billing")) == 0)

@@ -70,6 +70,11 @@ import Testing
         let prefix = try prefix(fs)
         try fs.cli("secret", "set", "payments/prod/gone", stdin: "v")
         try fs.cli("secret", "rm", "payments/prod/gone")
+        // Deleted in secretfs, kept for its recovery window: the remote value goes only at purge.
+        #expect(try boto(moto, "print('DeletedDate' in c.describe_secret(SecretId='\(prefix)/payments/prod/gone'))") == "False")
+        #expect(try fs.cli("secret", "set", "payments/prod/gone", stdin: "w").output.contains("version 2 "))
+        try fs.cli("secret", "rm", "payments/prod/gone")
+        try fs.cli("secret", "purge", "payments/prod/gone")
         #expect(try boto(moto, "print('DeletedDate' in c.describe_secret(SecretId='\(prefix)/payments/prod/gone'))") == "True")
     }
 

@@ -33,6 +33,9 @@ import Testing
         #expect(POSIX.read(fs.path("payments/prod/db")) == .success(Array("\(marker)-2".utf8)))
         #expect(unlink(fs.path("payments/prod/db")) == 0)
         try fs.stop()
+        // Kept for its recovery window: the remote value goes only at purge.
+        #expect(try vault.read("secret/data/apps/payments/prod/db")["errors"] == nil)
+        try fs.cli("secret", "purge", "payments/prod/db")
         #expect(try vault.read("secret/data/apps/payments/prod/db")["errors"] != nil)
         for file in allFiles(under: fs.state) { #expect(!fileContains(file, Array(marker.utf8)), "value in \(file)") }
     }

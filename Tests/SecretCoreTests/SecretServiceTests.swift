@@ -104,8 +104,9 @@ import Testing
         #expect(throws: SecretError(.notEmpty, "manager 'team' still holds 2 secret(s); move or remove them first")) {
             try fixture.service.removeManager(try ResourceName("team"))
         }
-        try fixture.service.remove(try fixture.path("payments/prod/a"), caller: fixture.caller)
-        try fixture.service.remove(try fixture.path("payments/prod/b"), caller: fixture.caller)
+        // Purged at once: a deleted secret kept for its recovery window still holds its manager (see DeletionTests).
+        try fixture.service.remove(try fixture.path("payments/prod/a"), recoveryWindow: 0, caller: fixture.caller)
+        try fixture.service.remove(try fixture.path("payments/prod/b"), recoveryWindow: 0, caller: fixture.caller)
         try fixture.service.removeManager(try ResourceName("team"))
         #expect(try fixture.service.managerDescriptors().map(\.name.rawValue) == ["builtin"])
         #expect(throws: SecretError.self) { try fixture.service.removeManager(try ResourceName("builtin")) }

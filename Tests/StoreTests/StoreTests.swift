@@ -39,7 +39,7 @@ import Testing
         #expect(versions.map(\.payload.nonce) == [[0xaa], [0xcc]])
         #expect(try database.queryFirst("PRAGMA user_version")?.int(0) == Schema.latestVersion)
         let columns = try database.query("PRAGMA table_info(secret_versions)").map { $0.string(1) }
-        #expect(columns.suffix(3) == ["ciphertext", "chunk_count", "tag"])
+        #expect(columns.suffix(4) == ["ciphertext", "chunk_count", "tag", "deleted_at"])
     }
 
     @Test func largeCiphertextsWrittenUnderSchemaTwoMoveIntoPiecesWhenMigrating() throws {
@@ -341,7 +341,7 @@ import Testing
         #expect(try StoredRows.version(try columns(versionColumns), storedPieces: nil) == version)
         #expect(try StoredRows.secret(try columns("""
             SELECT s.id, s.environment_id, a.name, e.name, s.name, s.kind, s.manager_id, m.name, s.current_version, v.plaintext_size, v.created_at, v.created_at, s.tag,
-                   v.version, s.owner, s.group_id, s.mode, s.modified_at
+                   v.version, s.owner, s.group_id, s.mode, s.modified_at, s.deleted_at, s.purge_at, v.deleted_at
             FROM secrets s JOIN environments e ON e.id = s.environment_id JOIN applications a ON a.id = e.application_id
             JOIN managers m ON m.id = s.manager_id JOIN secret_versions v ON v.secret_id = s.id
             """)) == summary)
