@@ -80,6 +80,24 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aCLICommitsSizeIsFreshOnceAnOpenSeesItsContent() throws {
+        let fs = try mounted()
+        let path = fs.path("payments/prod/k")
+        for round in 0..<5 {
+            let before = String(repeating: "a", count: 10 + round)
+            let after = String(repeating: "b", count: 1000 + round)
+            try fs.cli("secret", "set", "payments/prod/k", stdin: before)
+            try waitUntil { POSIX.read(path) == .success(Array(before.utf8)) }
+            var status = stat()
+            #expect(stat(path, &status) == 0 && status.st_size == before.utf8.count)
+            try fs.cli("secret", "set", "payments/prod/k", stdin: after)
+            // The open reads the new version at once; from then on stat agrees with it.
+            #expect(POSIX.read(path) == .success(Array(after.utf8)))
+            #expect(stat(path, &status) == 0 && status.st_size == after.utf8.count, "round \(round): stat size \(status.st_size) after reading \(after.utf8.count) bytes")
+        }
+        try fs.stop()
+    }
+
     func waitUntil(_ condition: () throws -> Bool) throws {
         let deadline = Date(timeIntervalSinceNow: 5)
         while try !condition() {
