@@ -33,7 +33,7 @@ extension SecretFileSystem {
     /// so `posix_fallocate(3)`, which writes zeros after `EOPNOTSUPP`, still works.
     func allocate(handle: UInt64, at offset: Int, length: Int) throws {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
-        open.lock.withLock {
+        open.value.lock.withLock {
             if open.onlyCreates { open.dirty = false }
         }
         throw Errno.notSupported

@@ -3,10 +3,40 @@ import SecretCore
 import SecureMemory
 import Synchronization
 
-/// One open handle: a read snapshot, or a write buffer committed as a new version on close.
+/// The bytes of an open file: a reader's own snapshot, or the value every handle writing one
+/// secret shares, as a disk file is shared by every descriptor open on it.
 ///
-/// The plaintext lives in `content` (wiped when the handle is released); `lock` serialises the
-/// kernel's concurrent calls on one handle.
+/// Invariants: a writer that does not truncate joins the value of the newest writer of the path,
+/// so its writes land in the same bytes (an `O_APPEND` write from either lands at the end of
+/// both); a truncating writer starts a value of its own. `edits` counts write and truncate calls and
+/// `committedEdits` how many of them the last commit included, so a commit through any handle
+/// includes every write acknowledged to any of them, and a later close with nothing new commits
+/// nothing. `lock` guards these and the per-handle writer state of every handle sharing it; a
+/// commit holds it for as long as the manager takes.
+final class SharedValue: @unchecked Sendable {
+    let lock = InlineLock()
+    let content: SecureBytes
+    /// `content.count`, readable without `lock`: attribute answers give it while a writer is open.
+    let length = Atomic<Int>(0)
+    /// Write and truncate calls so far.
+    var edits = 0
+    /// How many of `edits` the last commit included, and whether any commit was made.
+    var committedEdits = 0
+    var committedAny = false
+    /// Handles open on it; at zero it is wiped and retired, and no new handle may join it.
+    var holders = 1
+    var retired = false
+
+    init(_ content: SecureBytes) {
+        self.content = content
+        length.store(content.count, ordering: .relaxed)
+    }
+}
+
+/// One open handle: a read snapshot, or a writer of a value committed as a new version on close.
+///
+/// The plaintext lives in `value.content` (wiped when the last handle on it is released);
+/// `value.lock` serialises the kernel's concurrent calls on the handle and on every handle sharing it.
 ///
 /// When a writer commits (see `SecretFileSystem.flush`): the kernel sends FLUSH on *every* close
 /// of a descriptor, including a copy closed by a forked child or by a shell between `open` and
@@ -14,16 +44,18 @@ import Synchronization
 /// what an open did by itself (truncating with O_TRUNC, creating) waits for the last close
 /// (RELEASE). So no empty or partial value is published on the way to the real one.
 final class OpenFile: @unchecked Sendable {
-    // Unchecked: `content`, `unloadedVersion`, `dirty`, `commitFailed` and `attributeMark` are guarded by `lock`, which a commit holds
-    // for as long as the manager takes; `path` and `orphaned` are guarded by the short-held
-    // `identityLock`, so the handle table can read them without waiting for a commit.
-    let lock = InlineLock()
+    // Unchecked: `unloadedVersion`, `dirty`, `commitFailed`, `attributeMark` and the other writer
+    // state are guarded by `value.lock`, which a commit holds for as long as the manager takes;
+    // `path` and `orphaned` are guarded by the short-held `identityLock`, so the handle table can
+    // read them without waiting for a commit.
+    let value: SharedValue
+    /// The bytes read or written (shared with every other writer of the path).
+    var content: SecureBytes { value.content }
     private let identityLock = InlineLock()
     private var currentPath: SecretPath
     private var isOrphaned = false
     let writable: Bool
     let appends: Bool
-    let content: SecureBytes
     var kind: SecretKind
     /// Changed since the last commit.
     var dirty: Bool
@@ -57,9 +89,6 @@ final class OpenFile: @unchecked Sendable {
     var poisoned = false
     /// A writer whose writes go through the kernel's page cache (it opened from empty content).
     let writesThroughPageCache: Bool
-    /// The length of `content`, readable without `lock` (which a commit holds for as long as
-    /// the manager takes): attribute answers give it while this writer's pages are in the kernel.
-    let contentLength = Atomic<Int>(0)
     /// For a writer through the page cache, whether the kernel's pages still hold exactly
     /// `content`: a refused write leaves its bytes there, and a renamed file is not trusted.
     var pagesMatchContent: Bool
@@ -75,7 +104,9 @@ final class OpenFile: @unchecked Sendable {
     /// kernel asks for a page it no longer caches; nil once loaded.
     var unloadedVersion: VersionKey?
 
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0) {
+    /// Creates a handle on `content`, or, for a writer, on the value another writer of the path already shares.
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0, sharing: SharedValue? = nil) {
+        self.value = sharing ?? SharedValue(content)
         self.opener = opener
         self.snapshotVersion = snapshotVersion
         self.pagesMatchContent = writesThroughPageCache
@@ -85,7 +116,6 @@ final class OpenFile: @unchecked Sendable {
         self.unloadedVersion = unloadedVersion
         self.writable = writable
         self.appends = appends
-        self.content = content
         self.kind = kind
         self.dirty = dirty
     }
@@ -113,6 +143,11 @@ final class OpenFileTable: @unchecked Sendable {
 
     func remove(_ handle: UInt64) -> OpenFile? {
         lock.withLock { files.removeValue(forKey: handle) }
+    }
+
+    /// The value the newest open writer of `path` (not orphaned) holds, if any.
+    func sharedValue(of path: SecretPath) -> SharedValue? {
+        lock.withLock { files.filter { $0.value.writable && $0.value.path == path && !$0.value.orphaned }.max { $0.key < $1.key }?.value.value }
     }
 
     /// The open writer of `path` that writes through the page cache, if any.

@@ -65,12 +65,12 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let secret = try TreePath(path).existingSecret()
                 coherence.answeringAttributes()
                 if let handle, let open = openFiles.file(handle) {
-                    if open.writable { return file(size: open.contentLength.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: open)) }
+                    if open.writable { return file(size: open.value.length.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: open)) }
                     // A reader's fstat describes the version it reads, whatever is current now.
                     if let version = open.snapshotVersion { return file(version, (try? service.secret(at: secret))?.ownership ?? Ownership()) }
                 }
                 // While a writer's pages are in the kernel, the kernel's size must stay the writer's.
-                if let writer = writerInPageCache(secret) { return file(size: writer.contentLength.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: writer)) }
+                if let writer = writerInPageCache(secret) { return file(size: writer.value.length.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: writer)) }
                 do {
                     let summary = try service.secret(at: secret)
                     // While page-cache readers are open, the kernel's size must stay theirs.
@@ -79,7 +79,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 } catch let error as SecretError where error.code == .notFound {
                     // A file created through the mount exists from create() on, before its first commit.
                     guard let pending = openFiles.writers(of: secret).first(where: { !$0.orphaned }) else { throw error }
-                    return file(size: pending.contentLength.load(ordering: .relaxed), modified: Date(), pending.lock.withLock { pending.ownership })
+                    return file(size: pending.value.length.load(ordering: .relaxed), modified: Date(), pending.value.lock.withLock { pending.ownership })
                 }
             }
         }
@@ -222,7 +222,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let secret = try TreePath(path).existingSecret()
                 object = .secret(secret)
                 if (try? service.secret(at: secret)) == nil, let pending = openFiles.writers(of: secret).first(where: { !$0.orphaned }) {
-                    try pending.lock.withLock { pending.ownership = try change(pending.ownership, defaults, caller) }
+                    try pending.value.lock.withLock { pending.ownership = try change(pending.ownership, defaults, caller) }
                     return
                 }
             }
@@ -251,6 +251,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 // Created by another handle and not committed yet: the file exists, empty, as on any
                 // file system (two processes opening the same new name with O_CREAT both succeed).
                 guard !detached, summary != nil || hasPendingCreation(secret) else { return vanishedFileWriter(secret, caller: caller) }
+                // A writer that keeps the content (appending, or writing in place) joins the value
+                // the newest writer of the path holds; one that truncates starts a value of its own,
+                // as writing a whole new file does, so that its close publishes exactly what it wrote.
+                if !flags.truncates, let shared = openFiles.sharedValue(of: secret),
+                   let opened = sharingWriter(secret, shared, flags: flags, kind: summary?.kind ?? .file, caller: caller) {
+                    return opened
+                }
                 let content: SecureBytes
                 do {
                     content = flags.truncates || summary == nil ? SecureBytes() : try service.read(secret, caller: caller).value
@@ -306,6 +313,24 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         if cached { coherence.verifiedRead(secret, key) }
         let file = OpenFile(path: secret, writable: false, appends: false, content: value, kind: kind, dirty: false, cachedVersion: cached ? key : nil, snapshotVersion: key)
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: cached, skipsFlush: true)
+    }
+
+    /// A writer joining the value other writers of `secret` have open, as a second descriptor on
+    /// a disk file does; it never uses the page cache.
+    /// Nil when the last handle on it was released meanwhile: the caller opens afresh.
+    private func sharingWriter(_ secret: SecretPath, _ shared: SharedValue, flags: OpenFlags, kind: SecretKind, caller: Caller) -> OpenedFile? {
+        let file = OpenFile(path: secret, writable: true, appends: flags.appends, content: shared.content, kind: kind, dirty: false, opener: caller.pid, sharing: shared)
+        let joined = shared.lock.withLock { () -> Bool in
+            guard !shared.retired else { return false }
+            shared.holders += 1
+            for other in openFiles.writers(of: secret) where other.value === shared {
+                // Another handle now writes bytes the kernel's pages for that writer do not hold.
+                other.pagesMatchContent = false
+            }
+            return true
+        }
+        guard joined else { return nil }
+        return OpenedFile(handle: openFiles.insert(file), usesPageCache: false, keepsCachedPages: false, skipsFlush: false)
     }
 
     /// A writer for a file removed (or renamed) between the kernel's lookup and this open: the
@@ -373,7 +398,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func read(handle: UInt64, count: Int, at offset: Int, reply: (UnsafeRawBufferPointer) -> Void) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
-        try open.lock.withLock {
+        try open.value.lock.withLock {
             if let key = open.unloadedVersion { try load(open, key) }
             open.content.withUnsafeBytes { bytes in
                 let start = min(offset, bytes.count)
@@ -396,7 +421,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func write(handle: UInt64, data: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
         guard let open = openFiles.file(handle), open.writable else { throw Errno.badFileDescriptor }
-        return try open.lock.withLock {
+        return try open.value.lock.withLock {
             guard !open.poisoned else { throw Errno.fileTooLarge }
             let position = open.appends ? open.content.count : offset
             guard position + data.count <= settings.maximumFileSize else {
@@ -407,7 +432,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 throw Errno.fileTooLarge
             }
             open.content.write(data, at: position)
-            open.contentLength.store(open.content.count, ordering: .relaxed)
+            open.value.length.store(open.content.count, ordering: .relaxed)
+            open.value.edits += 1
             open.attributeMark = coherence.attributeMark()
             open.dirty = true
             open.written = true
@@ -424,11 +450,12 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             let secret = try TreePath(path).existingSecret()
             let targets = handle.flatMap { openFiles.file($0) }.map { [$0] } ?? openFiles.writers(of: secret)
             if let open = targets.first(where: \.writable) {
-                try open.lock.withLock {
+                try open.value.lock.withLock {
                     // Resizing a poisoned buffer would be acknowledged and never committed.
                     guard !open.poisoned else { throw Errno.fileTooLarge }
                     open.content.resize(to: size)
-                    open.contentLength.store(size, ordering: .relaxed)
+                    open.value.length.store(size, ordering: .relaxed)
+                    open.value.edits += 1
                     open.dirty = true
                     open.written = true
                     open.onlyCreates = false
@@ -452,7 +479,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func flush(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
         // Another process closing an inherited copy (a forked child): the opener is still writing.
-        let (written, poisoned) = open.lock.withLock { (open.written, open.poisoned) }
+        let (written, poisoned) = open.value.lock.withLock { (open.written, open.poisoned) }
         guard written || poisoned, Caller.currentRequest().pid == open.opener else { return }
         // The opener's close reports the refused write: the previous version stays current.
         if poisoned { throw Errno.fileTooLarge }
@@ -461,7 +488,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func synchronize(handle: UInt64) throws {
         guard let open = openFiles.file(handle) else { throw Errno.badFileDescriptor }
-        if open.lock.withLock({ open.poisoned }) { throw Errno.fileTooLarge }
+        if open.value.lock.withLock({ open.poisoned }) { throw Errno.fileTooLarge }
         try commit(open)
     }
 
@@ -472,7 +499,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         // a writer whose pages hold exactly its committed version may leave them to readers.
         defer {
             if open.writable {
-                let (committed, mark) = open.lock.withLock {
+                let (committed, mark) = open.value.lock.withLock {
                     (open.pagesMatchContent && !open.dirty && !open.commitFailed && !open.orphaned ? open.committedVersion : nil, open.attributeMark)
                 }
                 coherence.writerClosed(open.path, committed: committed, attributeMark: mark)
@@ -480,19 +507,31 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
         do {
             // A commit that already failed was reported to the writer; saving it later would surprise them.
-            if open.lock.withLock({ !open.commitFailed }) { try commit(open) }
+            if open.value.lock.withLock({ !open.commitFailed }) { try commit(open) }
         } catch {
             // release cannot report errors to the writer (flush already did); keep the previous version.
             logger.error("commit on release failed; the previous version stays current", metadata: ["secret": "\(open.path)"])
         }
-        open.lock.withLock { open.content.removeAll() }
+        // The last handle on a value wipes it; writers still sharing it keep writing.
+        open.value.lock.withLock {
+            open.value.holders -= 1
+            guard open.value.holders <= 0 else { return }
+            open.value.retired = true
+            open.content.removeAll()
+        }
     }
 
     /// Commits a dirty write buffer as one new version; on failure the previous version stays.
     private func commit(_ open: OpenFile) throws {
         try serving {
-            try open.lock.withLock {
+            try open.value.lock.withLock {
                 guard open.writable, open.dirty, !open.orphaned, !open.poisoned else { return }
+                // Another handle sharing the value committed every edit made so far, this one's included.
+                if open.value.committedAny && open.value.committedEdits == open.value.edits {
+                    open.dirty = false
+                    open.written = false
+                    return
+                }
                 // A handle that created the file and wrote nothing commits the empty file only if
                 // nobody else (another handle on the same new name) committed it meanwhile.
                 if open.onlyCreates, (try? service.secret(at: open.path)) != nil {
@@ -502,6 +541,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 do {
                     let (version, stamp) = try service.writeStamped(open.path, value: open.content, kind: open.kind, ownership: open.ownership, caller: Caller.currentRequest())
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
+                    open.value.committedEdits = open.value.edits
+                    open.value.committedAny = true
                     open.dirty = false
                     open.written = false
                     // Attributes the kernel was given since the last write may be stale now (the
@@ -564,7 +605,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 for writer in writers {
                     writer.path = toPath
                     writer.orphaned = false
-                    writer.lock.withLock { writer.pagesMatchContent = false }
+                    writer.value.lock.withLock { writer.pagesMatchContent = false }
                     coherence.writerMoved(from: fromPath, to: toPath)
                 }
             case (.application, _), (.environment, _):
@@ -629,7 +670,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// The ownership a writer's file shows: the secret's, or for a file not yet committed what was set on it.
     private func ownership(ofWriter open: OpenFile) -> Ownership {
         if let summary = try? service.secret(at: open.path) { return summary.ownership }
-        return open.lock.withLock { open.ownership }
+        return open.value.lock.withLock { open.ownership }
     }
 }
 

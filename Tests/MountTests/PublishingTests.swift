@@ -98,6 +98,33 @@ import Testing
         try fs.stop()
     }
 
+    @Test func writersOfOneSecretShareOnePendingValue() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "base")
+        let path = fs.path("payments/prod/k")
+        // Two appenders: each write lands, and the first close commits both.
+        let first = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        let second = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        #expect(first >= 0 && second >= 0)
+        #expect(write(first, "-a", 2) == 2)
+        #expect(write(second, "-b", 2) == 2)
+        #expect(write(first, "-c", 2) == 2)
+        #expect(close(first) == 0)
+        #expect(POSIX.read(path) == .success(Array("base-a-b-c".utf8)))
+        #expect(close(second) == 0)
+        #expect(try versionSizes(fs, "payments/prod/k") == [4, 10])
+        // A truncating writer and a positional one: the later close commits what both wrote.
+        let truncating = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        let positional = open(path, O_WRONLY | O_CLOEXEC)
+        #expect(write(truncating, "one", 3) == 3)
+        #expect(pwrite(positional, "two", 3, 3) == 3)
+        #expect(close(positional) == 0)
+        #expect(close(truncating) == 0)
+        #expect(POSIX.read(path) == .success(Array("onetwo".utf8)))
+        #expect(try versionSizes(fs, "payments/prod/k") == [4, 10, 6])
+        try fs.stop()
+    }
+
     func waitUntil(_ condition: () throws -> Bool) throws {
         let deadline = Date(timeIntervalSinceNow: 5)
         while try !condition() {
