@@ -994,8 +994,7 @@ public final class SecretService: Sendable {
                 case .secret(let path):
                     let secret = try requireSecret(tx, path)
                     updated = try change(secret.ownership)
-                    let message = MetadataMessage.secret(path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt, ownership: updated)
-                    try tx.setOwnership(updated, ofSecret: secret.id, tag: integrity.tag(message))
+                    try tx.setOwnership(updated, ofSecret: secret.id, tag: secretTag(secret, ownership: updated, deletion: secret.deletion))
                 }
                 try tx.appendAudit(Self.event(.attributes, object.description, version: nil, caller: caller, result: nil))
                 return updated
@@ -1165,9 +1164,11 @@ public final class SecretService: Sendable {
         integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt, ownership: ownership))
     }
 
-    /// The tag of the (verified) secret row `secret` as it stands, with `deletion` instead of its own.
-    private func secretTag(_ secret: SecretSummary, deletion: SecretDeletion?) -> [UInt8] {
-        integrity.tag(MetadataMessage.secret(secret.path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt, ownership: secret.ownership, deletion: deletion))
+    /// The tag of the (verified) secret row `secret` as it stands, with `deletion` instead of its
+    /// own, and `ownership` when given.
+    private func secretTag(_ secret: SecretSummary, ownership: Ownership? = nil, deletion: SecretDeletion?) -> [UInt8] {
+        integrity.tag(MetadataMessage.secret(secret.path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt,
+                                             ownership: ownership ?? secret.ownership, deletion: deletion))
     }
 
     private static func damaged(_ path: SecretPath) -> SecretError {
