@@ -195,12 +195,11 @@ public enum SecureJSON {
                 case UInt8(ascii: "b"): out.append(contentsOf: [0x08])
                 case UInt8(ascii: "f"): out.append(contentsOf: [0x0c])
                 case UInt8(ascii: "u") where index + 4 <= bytes.count:
-                    let hex = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + 4)]), as: UTF8.self)
+                    var scalar = hexQuad(bytes, at: index) ?? 0xfffd
                     index += 4
-                    var scalar = UInt32(hex, radix: 16) ?? 0xfffd
-                    // A surrogate pair: \uD8xx\uDCxx.
+                    // A surrogate pair: \uD8xx\uDCxx; a high half without a low one is U+FFFD.
                     if (0xd800..<0xdc00).contains(scalar), index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
-                       let low = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(index + 2)..<(index + 6)]), as: UTF8.self), radix: 16) {
+                       let low = hexQuad(bytes, at: index + 2), (0xdc00..<0xe000).contains(low) {
                         scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
                         index += 6
                     }
@@ -210,6 +209,23 @@ public enum SecureJSON {
             }
         }
         return out
+    }
+
+    /// The four hex digits at `index` as a number; nil unless all four are hex digits (no sign,
+    /// no space: `UInt32(_:radix:)` alone would take `+fff`).
+    private static func hexQuad(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt32? {
+        var value: UInt32 = 0
+        for byte in bytes[index..<(index + 4)] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
     }
 
     /// Whether the bytes are valid UTF-8 text (so a store can keep them as a string, not base64).
