@@ -104,8 +104,14 @@ final class OpenFile: @unchecked Sendable {
     /// kernel asks for a page it no longer caches; nil once loaded.
     var unloadedVersion: VersionKey?
 
+    /// For a handle on an editor's scratch file, that file (its `path` then only names the environment).
+    let scratchFile: ScratchFiles.File?
+    /// A writable handle on a secret (not on a scratch file).
+    var writesSecret: Bool { writable && scratchFile == nil }
+
     /// Creates a handle on `content`, or, for a writer, on the value another writer of the path already shares.
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0, sharing: SharedValue? = nil) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0, sharing: SharedValue? = nil, scratchFile: ScratchFiles.File? = nil) {
+        self.scratchFile = scratchFile
         self.value = sharing ?? SharedValue(content)
         self.opener = opener
         self.snapshotVersion = snapshotVersion
@@ -147,22 +153,22 @@ final class OpenFileTable: @unchecked Sendable {
 
     /// The value the newest open writer of `path` (not orphaned) holds, if any.
     func sharedValue(of path: SecretPath) -> SharedValue? {
-        lock.withLock { files.filter { $0.value.writable && $0.value.path == path && !$0.value.orphaned }.max { $0.key < $1.key }?.value.value }
+        lock.withLock { files.filter { $0.value.writesSecret && $0.value.path == path && !$0.value.orphaned }.max { $0.key < $1.key }?.value.value }
     }
 
     /// The open writer of `path` that writes through the page cache, if any.
     func pageCacheWriter(of path: SecretPath) -> OpenFile? {
-        lock.withLock { files.values.first { $0.writesThroughPageCache && $0.path == path && !$0.orphaned } }
+        lock.withLock { files.values.first { $0.writesThroughPageCache && $0.scratchFile == nil && $0.path == path && !$0.orphaned } }
     }
 
     /// Open writable handles on `path`.
     func writers(of path: SecretPath) -> [OpenFile] {
-        lock.withLock { files.values.filter { $0.writable && $0.path == path } }
+        lock.withLock { files.values.filter { $0.writesSecret && $0.path == path } }
     }
 
     /// Writable handles in one environment, for listing files created but not yet committed.
     func writers(in application: ResourceName, _ environment: ResourceName) -> [OpenFile] {
-        lock.withLock { files.values.filter { $0.writable && $0.path.application == application && $0.path.environment == environment } }
+        lock.withLock { files.values.filter { $0.writesSecret && $0.path.application == application && $0.path.environment == environment } }
     }
 }
 

@@ -15,6 +15,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let openFiles = OpenFileTable()
     private let secretPaths = SecretPathCache()
     private let coherence: KernelCacheCoherence
+    /// Editors' swap, backup and lock files, held in memory only (see `ScratchFiles`).
+    private let scratch = ScratchFiles()
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
@@ -52,6 +54,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func attributes(of path: String, handle: UInt64?) throws -> FileAttributes {
         try serving {
+            if let handle, let file = openFiles.file(handle)?.scratchFile { return scratchAttributes(file) }
+            if let key = try scratchKey(path) {
+                guard let file = scratch.file(key) else { throw Errno.noSuchFile }
+                return scratchAttributes(file)
+            }
             switch try TreePath(path) {
             case .root:
                 return directory(Ownership(), created: mountedAt)
@@ -107,6 +114,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 for pending in openFiles.writers(in: application, environment) where !pending.orphaned && !listed.contains(pending.path.name.rawValue) {
                     entries.append((pending.path.name.rawValue, nil))
                 }
+                for name in scratch.names(in: application, environment) {
+                    entries.append((name, scratch.file(ScratchFiles.Key(application: application, environment: environment, name: name)).map(scratchAttributes)))
+                }
                 return entries
             case .secret:
                 throw Errno.notDirectory
@@ -131,6 +141,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     private func extendedAttributes(of path: String) throws -> [String: String] {
         try serving {
+            if let key = try scratchKey(path) {
+                guard scratch.file(key) != nil else { throw Errno.noSuchFile }
+                return [:]
+            }
             switch try TreePath(path) {
             case .root, .application:
                 _ = try attributes(of: path, handle: nil)
@@ -213,6 +227,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             try refuseWhenReadOnly()
             let caller = Caller.currentRequest()
             let defaults = defaultOwnership
+            if let key = try scratchKey(path) {
+                guard let file = scratch.file(key) else { throw Errno.noSuchFile }
+                try file.value.lock.withLock {
+                    let current = Ownership(owner: file.owner, group: file.group, mode: file.mode, modifiedAt: file.modified)
+                    let next = try change(current, defaults, caller)
+                    (file.owner, file.group, file.mode) = (next.owner ?? file.owner, next.group ?? file.group, next.mode ?? file.mode)
+                    file.modified = next.modifiedAt ?? file.modified
+                }
+                return
+            }
             let object: OwnedObject
             switch try TreePath(path) {
             case .root: throw Errno.notPermitted
@@ -239,6 +263,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func open(_ path: String, flags: OpenFlags, detached: Bool) throws -> OpenedFile {
         try serving {
+            if let key = try scratchKey(path) { return try openScratch(key, flags: flags, creating: false) }
             let secret = try secretPaths.existingSecret(at: path)
             let caller = Caller.currentRequest()
             // A reader of a removed file has no snapshot to read; a writer writes to the file it opened.
@@ -381,6 +406,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile {
         try serving {
+            if let key = try scratchKey(path) { return try openScratch(key, flags: flags, creating: true, mode: permissions) }
             let secret = try TreePath(path).newSecret()
             let caller = Caller.currentRequest()
             try refuseWhenReadOnly(secret, caller: caller)
@@ -434,6 +460,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             open.content.write(data, at: position)
             open.value.length.store(open.content.count, ordering: .relaxed)
             open.value.edits += 1
+            open.scratchFile?.modified = Date()
             open.attributeMark = coherence.attributeMark()
             open.dirty = true
             open.written = true
@@ -447,6 +474,15 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         try serving {
             try refuseWhenReadOnly()
             guard size <= settings.maximumFileSize else { throw Errno.fileTooLarge }
+            if let key = try scratchKey(path) {
+                guard let file = handle.flatMap({ openFiles.file($0)?.scratchFile }) ?? scratch.file(key) else { throw Errno.noSuchFile }
+                file.value.lock.withLock {
+                    file.value.content.resize(to: size)
+                    file.value.length.store(size, ordering: .relaxed)
+                    file.modified = Date()
+                }
+                return
+            }
             let secret = try TreePath(path).existingSecret()
             let targets = handle.flatMap { openFiles.file($0) }.map { [$0] } ?? openFiles.writers(of: secret)
             if let open = targets.first(where: \.writable) {
@@ -498,7 +534,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         // Whatever the commit below does, the kernel's view of the path is refreshed after it;
         // a writer whose pages hold exactly its committed version may leave them to readers.
         defer {
-            if open.writable {
+            if open.writesSecret {
                 let (committed, mark) = open.value.lock.withLock {
                     (open.pagesMatchContent && !open.dirty && !open.commitFailed && !open.orphaned ? open.committedVersion : nil, open.attributeMark)
                 }
@@ -523,6 +559,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     /// Commits a dirty write buffer as one new version; on failure the previous version stays.
     private func commit(_ open: OpenFile) throws {
+        // A scratch file's bytes are already where they live: in memory.
+        guard open.scratchFile == nil else { return }
         try serving {
             try open.value.lock.withLock {
                 guard open.writable, open.dirty, !open.orphaned, !open.poisoned else { return }
@@ -564,6 +602,88 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
 
     func requestLoopEnded() {
         coherence.stop()
+        scratch.removeAll()
+    }
+
+    // MARK: Editor scratch files
+
+    /// The scratch file key for `path` when its name is an editor's scratch name (`ScratchName`)
+    /// in an environment that exists; nil for every other path.
+    private func scratchKey(_ path: String) throws -> ScratchFiles.Key? {
+        guard case .secret(let app, let env, let name) = try TreePath(path), ScratchName.matches(name) else { return nil }
+        let application = try existingName(app)
+        let environment = try existingName(env)
+        _ = try service.environment(environment, in: application)
+        return ScratchFiles.Key(application: application, environment: environment, name: name)
+    }
+
+    /// Opens (or creates) a scratch file; its bytes never leave memory.
+    private func openScratch(_ key: ScratchFiles.Key, flags: OpenFlags, creating: Bool, mode: UInt32 = 0o600) throws -> OpenedFile {
+        try refuseWhenReadOnly()
+        let caller = Caller.currentRequest()
+        let file: ScratchFiles.File
+        if creating {
+            file = scratch.create(key, mode: mode & 0o7777, owner: caller.uid, group: caller.gid)
+        } else {
+            guard let existing = scratch.file(key) else { throw Errno.noSuchFile }
+            file = existing
+        }
+        let joined = file.value.lock.withLock { () -> Bool in
+            guard !file.value.retired else { return false }
+            file.value.holders += 1
+            if flags.truncates {
+                file.value.content.resize(to: 0)
+                file.value.length.store(0, ordering: .relaxed)
+                file.modified = Date()
+            }
+            return true
+        }
+        guard joined else { throw Errno.noSuchFile }
+        // Only the environment's part of `path` means anything for a scratch handle.
+        let placeholder = SecretPath(application: key.application, environment: key.environment, name: try ResourceName("scratch"))
+        let handle = OpenFile(path: placeholder, writable: flags.writes, appends: flags.appends, content: file.value.content, kind: .file, dirty: false,
+                              opener: caller.pid, sharing: file.value, scratchFile: file)
+        return OpenedFile(handle: openFiles.insert(handle), usesPageCache: false, keepsCachedPages: false, skipsFlush: !flags.writes)
+    }
+
+    private func scratchAttributes(_ file: ScratchFiles.File) -> FileAttributes {
+        file.value.lock.withLock {
+            FileAttributes(kind: .regularFile, permissions: file.mode, size: file.value.content.count, owner: file.owner, group: file.group, modified: file.modified)
+        }
+    }
+
+    /// A secret renamed to a scratch name (vim's backup: `k` to `k~`): the value is copied into
+    /// a scratch file and the secret removed, kept for its recovery window, so that the file the
+    /// editor writes next under the old name continues its history as one new version.
+    private func moveIntoScratch(_ secret: SecretPath, to key: ScratchFiles.Key) throws {
+        let caller = Caller.currentRequest()
+        let (value, _, _) = try service.read(secret, caller: caller)
+        let summary = try service.secret(at: secret)
+        let file = scratch.create(key, mode: summary.ownership.mode ?? settings.filePermissions,
+                                  owner: summary.ownership.owner ?? settings.uid, group: summary.ownership.group ?? settings.gid)
+        file.value.lock.withLock {
+            file.value.content.resize(to: 0)
+            file.value.content.append(value)
+            file.value.length.store(value.count, ordering: .relaxed)
+            file.modified = summary.ownership.modifiedAt ?? summary.updatedAt
+        }
+        defer { coherence.changed(secret) }
+        try service.remove(secret, caller: caller)
+        for writer in openFiles.writers(of: secret) { writer.orphaned = true }
+    }
+
+    /// A scratch file renamed to a secret's name: its bytes become that secret's next version.
+    private func commitScratch(_ key: ScratchFiles.Key, as secret: SecretPath) throws {
+        guard let file = scratch.file(key) else { throw Errno.noSuchFile }
+        let value = file.value.lock.withLock { () -> SecureBytes in
+            let copy = SecureBytes()
+            copy.append(file.value.content)
+            return copy
+        }
+        let kind = (try? service.secret(at: secret))?.kind ?? .file
+        defer { coherence.changed(secret) }
+        try service.write(secret, value: value, kind: kind, caller: Caller.currentRequest())
+        scratch.remove(key)
     }
 
     // MARK: Namespace changes
@@ -571,6 +691,10 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func removeFile(_ path: String) throws {
         try serving {
             try refuseWhenReadOnly()
+            if let key = try scratchKey(path) {
+                guard scratch.remove(key) else { throw Errno.noSuchFile }
+                return
+            }
             let secret = try TreePath(path).existingSecret()
             let writers = openFiles.writers(of: secret)
             defer { coherence.changed(secret) }
@@ -586,6 +710,17 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func rename(_ source: String, to destination: String, noReplace: Bool) throws {
         try serving {
             try refuseWhenReadOnly()
+            switch (try scratchKey(source), try scratchKey(destination)) {
+            case (let from?, let to?):
+                guard scratch.move(from, to: to) else { throw Errno.noSuchFile }
+                return
+            case (nil, let to?):
+                return try moveIntoScratch(try TreePath(source).existingSecret(), to: to)
+            case (let from?, nil):
+                return try commitScratch(from, as: try TreePath(destination).newSecret())
+            case (nil, nil):
+                break
+            }
             let from = try TreePath(source)
             let to = try TreePath(destination)
             switch (from, to) {
