@@ -200,6 +200,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
         condition.withLock { pageCacheVersion[path] }
     }
 
+    /// Whether any writer has `path` open.
+    func hasWriter(_ path: SecretPath) -> Bool {
+        condition.withLock { writers[path] != nil }
+    }
+
     /// Whether a writer through the page cache may have `path` open: attribute answers must
     /// then give that writer's size (see `SecretFileSystem.writerInPageCache`).
     func hasPageCacheWriter(_ path: SecretPath) -> Bool {

@@ -23,6 +23,8 @@ final class SharedValue: @unchecked Sendable {
     /// How many of `edits` the last commit included, and whether any commit was made.
     var committedEdits = 0
     var committedAny = false
+    /// Whether `edits` has moved past `committedEdits`, readable without `lock` (attribute answers).
+    let uncommitted = Atomic<Bool>(false)
     /// Handles open on it; at zero it is wiped and retired, and no new handle may join it.
     var holders = 1
     var retired = false

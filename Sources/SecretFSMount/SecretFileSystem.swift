@@ -374,9 +374,16 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// it: a smaller committed size given while such a writer is open (another writer's, the
     /// CLI's) would zero the tail of the page the writer wrote, and a later reader through the
     /// page cache would read those zeros. Attribute answers give this writer's size instead.
+    ///
+    /// A writer that has changed the value since its last commit is answered the same way, as on
+    /// a disk file, so that its own `stat` and `fstat` (which reach the daemon without the
+    /// handle) show its pending size; no page-cache reader is open meanwhile (see `writerOpened`).
     private func writerInPageCache(_ secret: SecretPath) -> OpenFile? {
-        guard coherence.hasPageCacheWriter(secret) else { return nil }
-        return openFiles.pageCacheWriter(of: secret)
+        if coherence.hasPageCacheWriter(secret), let writer = openFiles.pageCacheWriter(of: secret) { return writer }
+        guard coherence.hasWriter(secret) else { return nil }
+        return openFiles.writers(of: secret).first { writer in
+            !writer.orphaned && writer.value.uncommitted.load(ordering: .relaxed)
+        }
     }
 
     /// Whether a handle created `secret` through the mount and has not committed it yet.
@@ -460,6 +467,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
             open.content.write(data, at: position)
             open.value.length.store(open.content.count, ordering: .relaxed)
             open.value.edits += 1
+            open.value.uncommitted.store(true, ordering: .relaxed)
             open.scratchFile?.modified = Date()
             open.attributeMark = coherence.attributeMark()
             open.dirty = true
@@ -492,6 +500,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     open.content.resize(to: size)
                     open.value.length.store(size, ordering: .relaxed)
                     open.value.edits += 1
+                    open.value.uncommitted.store(true, ordering: .relaxed)
                     open.dirty = true
                     open.written = true
                     open.onlyCreates = false
@@ -581,6 +590,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                     open.committedVersion = CommittedVersion(key: VersionKey(version), commitStamp: stamp)
                     open.value.committedEdits = open.value.edits
                     open.value.committedAny = true
+                    open.value.uncommitted.store(false, ordering: .relaxed)
                     open.dirty = false
                     open.written = false
                     // Attributes the kernel was given since the last write may be stale now (the

@@ -145,6 +145,14 @@ import Testing
         #expect(copy2.status == 0, "\(copy2.stderr)")
         #expect(try status(fs.path("web/staging/copied.pem")).st_mtim.tv_sec == 1_600_000_000)
         #expect(try sh("cp -r \"$0\" \"$1/\"", source, fs.path("web/prod")).status != 0) // a directory inside an environment is refused
+        // rsync -a --delete removes what the source no longer has; copytree makes an environment.
+        try FileManager.default.removeItem(atPath: "\(source)/app.conf")
+        let sync = try sh("rsync -a --delete \"$0/\" \"$1/\"", source, prod)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: prod).sorted() == ["installed", "tls.key", "tls.pem"].filter { $0 != "installed" } + [])
+        let tree = try runProgram("/usr/bin/env", ["python3", "-c", "import shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2])", source, fs.path("web/copied")])
+        #expect(tree.status == 0, "\(tree.stderr)")
+        #expect(try fs.cli("secret", "get", "web/copied/tls.key").output == "contents of tls.key\n")
         try fs.stop()
     }
 }

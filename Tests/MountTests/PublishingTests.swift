@@ -98,6 +98,17 @@ import Testing
         try fs.stop()
     }
 
+    @Test func aWritersFstatShowsItsPendingSize() throws {
+        let fs = try mounted()
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "old value")
+        let writer = open(fs.path("payments/prod/k"), O_WRONLY | O_APPEND | O_CLOEXEC)
+        #expect(write(writer, "+more", 5) == 5)
+        var status = stat()
+        #expect(fstat(writer, &status) == 0 && status.st_size == 14)
+        #expect(close(writer) == 0)
+        try fs.stop()
+    }
+
     @Test func writersOfOneSecretShareOnePendingValue() throws {
         let fs = try mounted()
         try fs.cli("secret", "set", "payments/prod/k", stdin: "base")
