@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// A legacy service serves TLS from a key in the mount whose owner and mode were set with
-/// `chown`/`chmod` through the mount: PostgreSQL, which checks its key file's owner and mode.
+/// Legacy services serve TLS from a key in the mount whose owner and mode were set with
+/// `chown`/`chmod` through the mount: PostgreSQL, which checks its key file's owner and mode, and
+/// nginx run as an unprivileged user, which can read only a key it was given.
 @Suite struct LegacyServiceTests {
     /// The PostgreSQL server binaries of the Debian `postgresql` package (scripts/install-deps).
     static func postgresBin() throws -> String {
@@ -160,6 +161,114 @@ import Testing
         // The owner and mode stuck: they are in the store, not only in the kernel's cache.
         let show = try JSONSerialization.jsonObject(with: try fs.cli("secret", "show", "db/prod/server.key", "--json").stdout) as? [String: Any]
         #expect(show?["owner"] as? Int == Int(account.uid) && show?["mode"] as? String == "0600")
+        server.stop()
+        try fs.stop()
+    }
+
+    /// An nginx run wholly as `www-data` (no master process), stopped when released.
+    final class Nginx {
+        let process: ChildProcess
+        let prefix: String
+        let port: Int
+
+        init(prefix: String, port: Int, certificate: String, key: String) throws {
+            self.prefix = prefix
+            self.port = port
+            let temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map { "\($0)_temp_path \(prefix)/\($0);" }.joined(separator: " ")
+            let configuration = """
+            pid \(prefix)/nginx.pid;
+            error_log \(prefix)/error.log;
+            events { worker_connections 16; }
+            http {
+                access_log off;
+                \(temp)
+                server {
+                    listen 127.0.0.1:\(port) ssl;
+                    ssl_certificate \(certificate);
+                    ssl_certificate_key \(key);
+                    location / { return 200 "served from the mount\\n"; }
+                }
+            }
+            """
+            try Data(configuration.utf8).write(to: URL(fileURLWithPath: "\(prefix)/nginx.conf"))
+            let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+            let output = open("\(prefix)/stderr.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            defer {
+                close(null)
+                close(output)
+            }
+            process = try ChildProcess("/usr/bin/setpriv", ["--reuid", "www-data", "--regid", "www-data", "--init-groups", try Fixtures.executable("nginx"),
+                                                           "-p", prefix, "-c", "\(prefix)/nginx.conf", "-e", "\(prefix)/error.log", "-g", "daemon off; master_process off;"],
+                                       environment: ["PATH": "/usr/sbin:/usr/bin:/bin"], stdin: null, stdout: output, stderr: output)
+        }
+
+        /// Waits until it accepts connections (true) or exits (false).
+        func started() -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if process.hasExited { return false }
+                if Fixtures.canConnect(port: port) { return true }
+                usleep(50_000)
+            }
+            return false
+        }
+
+        var output: String {
+            ["error.log", "stderr.log"].map { (try? String(contentsOfFile: "\(prefix)/\($0)", encoding: .utf8)) ?? "" }.joined()
+        }
+
+        /// Fast shutdown (SIGTERM), then SIGKILL if it lingers.
+        func stop() {
+            guard !process.hasExited else { return }
+            kill(process.pid, SIGTERM)
+            if (try? process.wait(timeout: 10)) == nil {
+                kill(process.pid, SIGKILL)
+                _ = try? process.wait(timeout: 10)
+            }
+        }
+
+        deinit { stop() }
+    }
+
+    @Test func nginxAsAnUnprivilegedUserServesTLSFromAKeyChownedToItInTheMount() throws {
+        guard let account = getpwnam("www-data") else { throw TestFailure("no www-data account (scripts/install-deps installs nginx)") }
+        let (uid, gid) = (account.pointee.pw_uid, account.pointee.pw_gid)
+        let fs = try MountedSecretFS()
+        try fs.scope("web", "prod")
+        try fs.mount(["--allow-other", "--dir-mode", "0755"])
+        chmod(fs.directory.path, 0o755)
+        let work = fs.directory.file("tls")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let made = try runProgram("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(work)/tls.key",
+                                                       "-out", "\(work)/tls.crt", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(made.status == 0, "openssl req: \(made.stderr)")
+        let key = fs.path("web/prod/tls.key")
+        let certificate = fs.path("web/prod/tls.crt")
+        let copied = try sh("cp \"$0/tls.key\" \"$0/tls.crt\" \"$1/\" && chmod 0644 \"$1/tls.crt\"", work, fs.path("web/prod"))
+        try #require(copied.status == 0, "cp: \(copied.stderr)")
+        let prefix = fs.directory.file("nginx")
+        try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+        chown(prefix, uid, gid)
+
+        // The key as copied is root's, 0400: www-data cannot read it and nginx refuses to start.
+        do {
+            let refused = try Nginx(prefix: prefix, port: try Self.freePort(), certificate: certificate, key: key)
+            #expect(!refused.started(), "nginx started with a key www-data cannot read")
+            refused.stop()
+            #expect(refused.output.contains("Permission denied"), "\(refused.output)")
+        }
+        let given = try sh("chown www-data:www-data \"$0\" && chmod 0400 \"$0\"", key)
+        try #require(given.status == 0, "chown/chmod: \(given.stderr)")
+        let server = try Nginx(prefix: prefix, port: try Self.freePort(), certificate: certificate, key: key)
+        defer { server.stop() }
+        try #require(server.started(), "nginx did not start: \(server.output)")
+        let fetched = try runProgram(try Fixtures.executable("curl"), ["-sS", "--max-time", "10", "--cacert", "\(work)/tls.crt", "https://127.0.0.1:\(server.port)/"])
+        #expect(fetched.status == 0 && fetched.output == "served from the mount\n", "curl: \(fetched.output) \(fetched.stderr)")
+        let served = try sh("openssl s_client -connect \"127.0.0.1:$0\" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256", String(server.port))
+        let expected = try runProgram("/usr/bin/openssl", ["x509", "-in", "\(work)/tls.crt", "-noout", "-fingerprint", "-sha256"])
+        #expect(served.status == 0 && !served.output.isEmpty && served.output == expected.output, "served \(served.output), expected \(expected.output)")
+        var attributes = stat()
+        #expect(stat(key, &attributes) == 0 && attributes.st_uid == uid && attributes.st_gid == gid && attributes.st_mode & 0o7777 == 0o400)
         server.stop()
         try fs.stop()
     }
