@@ -48,10 +48,12 @@ import Testing
         let process: ChildProcess
         let log: String
         let port: Int
+        let bin: String
 
         init(bin: String, data: String, port: Int, certificate: String, key: String, log: String) throws {
             self.log = log
             self.port = port
+            self.bin = bin
             let output = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             let null = open("/dev/null", O_RDWR | O_CLOEXEC)
             defer {
@@ -69,7 +71,11 @@ import Testing
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
                 if process.hasExited { return false }
-                if Fixtures.canConnect(port: port) { return true }
+                // Listening is not enough: until recovery ends it answers "the database system is starting up".
+                if Fixtures.canConnect(port: port),
+                   (try? runProgram("\(bin)/pg_isready", ["-q", "-h", "127.0.0.1", "-p", String(port), "-t", "5"]))?.status == 0 {
+                    return true
+                }
                 usleep(50_000)
             }
             return false
