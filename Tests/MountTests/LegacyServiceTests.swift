@@ -203,7 +203,7 @@ import Testing
                 close(null)
                 close(output)
             }
-            process = try ChildProcess("/usr/bin/setpriv", ["--reuid", "www-data", "--regid", "www-data", "--init-groups", try Fixtures.executable("nginx"),
+            process = try ChildProcess("/usr/bin/setpriv", ["--reuid", "www-data", "--regid", "www-data", "--init-groups", FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") ? "/usr/sbin/nginx" : try Fixtures.executable("nginx"),
                                                            "-p", prefix, "-c", "\(prefix)/nginx.conf", "-e", "\(prefix)/error.log", "-g", "daemon off; master_process off;"],
                                        environment: ["PATH": "/usr/sbin:/usr/bin:/bin"], stdin: null, stdout: output, stderr: output)
         }
