@@ -404,7 +404,9 @@ public final class SecretService: Sendable {
                     // A new secret's row names its first version at once: one statement less per new file.
                     let draft = SecretVersion(secretID: 0, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: Date(), creator: caller.creatorLabel)
                     // A new version's time is the secret's modification time again.
-                    let owned = plan.existing?.ownership.afterNewVersion ?? ownership
+                    // A deleted secret written again is a new file continuing the old one's history:
+                    // it takes what was set on the new file, not the deleted one's owner and mode.
+                    let owned = plan.existing.map { $0.deletion == nil ? $0.ownership.afterNewVersion : ownership } ?? ownership
                     let rowTag = secretTag(path, kind: plan.existing?.kind ?? kind, current: draft, ownership: owned)
                     let secretID = try plan.existing?.id ?? tx.insertSecret(name: path.name, kind: kind, environmentID: plan.environmentID, managerID: plan.descriptor.id, currentVersion: number, ownership: owned, tag: rowTag)
                     let version = tagged(SecretVersion(secretID: secretID, number: number, managerID: plan.descriptor.id, payload: payload, size: value.count, createdAt: draft.createdAt, creator: caller.creatorLabel), at: path)

@@ -11,6 +11,12 @@ import Testing
         return fs
     }
 
+    func status(_ path: String) throws -> stat {
+        var result = stat()
+        guard stat(path, &result) == 0 else { throw TestFailure("stat \(path): errno \(errno)") }
+        return result
+    }
+
     func versions(_ fs: MountedSecretFS, _ secret: String) throws -> Int {
         let rows = try JSONSerialization.jsonObject(with: try fs.cli("secret", "history", secret, "--json").stdout) as? [[String: Any]]
         return rows?.count ?? 0
@@ -64,7 +70,7 @@ import Testing
         let home = fs.directory.file("home")
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         // vim interactive (swap file on) through a pseudo-terminal, with backup and writebackup on.
-        let vim = "cd \"$0\" && HOME=\"$1\" TERM=xterm vim -N -u NONE -i NONE -c 'set backup writebackup backupdir=.,~/tmp,~/' conf"
+        let vim = "cd \"$0\" && HOME=\"$1\" TERM=xterm vim -N -u NONE -i NONE -c 'set backup writebackup backupskip= backupdir=.,~/tmp,~/' conf"
         let run = try runProgram("/usr/bin/script", ["-qec", "/bin/sh -c '\(vim.replacingOccurrences(of: "'", with: "'\\''"))' \"\(fs.path("web/prod"))\" \"\(home)\"", "/dev/null"],
                                  stdin: Data("Aedited\u{1b}:wq\r".utf8), timeout: 30)
         #expect(run.status == 0, "\(run.stderr)")
@@ -72,6 +78,9 @@ import Testing
         #expect(try versions(fs, "web/prod/conf") == 2)
         #expect(try fs.cli("secret", "show", "web/prod/conf", "--json").output.contains("\"kind\" : \"text\""))
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+        // vim kept its backup (the old value) beside the file, in memory only.
+        #expect(POSIX.read(fs.path("web/prod/conf~")) == .success(Array("line\n".utf8)))
+        #expect(try status(fs.path("web/prod/conf")).st_mode & 0o7777 == 0o600)
         #expect(!(try fs.cli("secret", "deleted", "--json").output.contains("swp")))
         try fs.stop()
     }
