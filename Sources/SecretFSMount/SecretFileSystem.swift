@@ -217,7 +217,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    /// The owner, group and mode that objects without their own show.
+    /// The owner and group that objects without their own show.
     private var defaultOwnership: (owner: UInt32, group: UInt32) { (settings.uid, settings.gid) }
 
     /// Applies `change` to the ownership of the directory or secret at `path`; a file created

@@ -49,7 +49,7 @@ enum OwnershipInput {
             if let group { next.group = group }
             return next
         }
-        print("owner of \(object) is now \(updated.owner.map(String.init) ?? "the mount's") : \(updated.group.map(String.init) ?? "the mount's")")
+        print("owner of \(object) is now \(updated.owner.map(String.init) ?? "the mount's default"):\(updated.group.map(String.init) ?? "the mount's default")")
     }
 }
 
