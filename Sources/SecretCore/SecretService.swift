@@ -48,6 +48,9 @@ public final class SecretService: Sendable {
     /// Deferred read events are handed to the backlog handler once this many are waiting, and
     /// written inline at twice as many (or at once without a handler), bounding memory.
     static let deferredAuditLimit = 8192
+    /// After a failed write of held-back events, how long a full queue drops new events instead
+    /// of each read trying the write again.
+    static let auditRetryInterval: TimeInterval = 1
 
     /// The store holding all state.
     public let store: any SecretStore
@@ -67,6 +70,8 @@ public final class SecretService: Sendable {
     static let reachabilityWindow: TimeInterval = 30
     /// Asks the owner's background thread to call `recordDeferredAudits` soon; see `onDeferredAuditBacklog`.
     private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
+    /// When writing held-back events last failed (a full disk), until a write succeeds.
+    private let lastAuditFailure = Mutex<Date?>(nil)
 
     /// Creates a service over a store and a manager provider.
     public init(store: any SecretStore, managers: any ManagerProvider, integrity: any MetadataAuthenticator, options: Options = Options(), logger: Logger) {
@@ -847,10 +852,12 @@ public final class SecretService: Sendable {
                 try tx.appendAudits(events)
                 return tx.stampAfterCommit()
             })
+            lastAuditFailure.withLock { $0 = nil }
             if lost > 0 {
                 logger.warning("audit events are recorded again; an audit-lost event says how many were lost", metadata: ["lost": "\(lost)"])
             }
         } catch {
+            lastAuditFailure.withLock { $0 = Date() }
             if lost > 0 { lostAudits.withLock { $0 += lost } }
             keepForRetry(batch, error: error)
         }
@@ -885,9 +892,18 @@ public final class SecretService: Sendable {
         }
         // Only the time is taken now; the event's text is made when it is written, off the request.
         let event = DeferredAudit.read(DeferredRead(time: Date(), path: path, version: version, caller: caller, result: result?.code))
-        let waiting = deferredAudits.withLock { pending in
+        // While the store refuses writes (a full disk) and the queue is at its bound, the event is
+        // counted as lost at once: writing the whole queue again on every read would make each
+        // read pay for thousands of events (the background thread keeps retrying meanwhile).
+        let failing = lastAuditFailure.withLock { $0.map { -$0.timeIntervalSinceNow < Self.auditRetryInterval } ?? false }
+        let waiting = deferredAudits.withLock { pending -> Int? in
+            if failing && pending.count >= 2 * Self.deferredAuditLimit { return nil }
             pending.append(event)
             return pending.count
+        }
+        guard let waiting else {
+            lostAudits.withLock { $0 += 1 }
+            return
         }
         guard waiting >= Self.deferredAuditLimit else { return }
         if waiting < 2 * Self.deferredAuditLimit, let backlog = deferredAuditBacklog.withLock({ $0 }) {
