@@ -21,7 +21,10 @@ import Testing
         return text.split(separator: "\n").first { $0.hasPrefix(field + ":") }.map { $0.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces) }
     }
 
-    @Test func backgroundDaemonKeepsItsMemoryLocked() throws {
+    /// ThreadSanitizer reserves terabytes of shadow memory, which no process may lock: the
+    /// daemon's mlockall fails under it by design, so this check runs in every other build.
+    @Test(.disabled(if: ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil, "ThreadSanitizer's shadow memory cannot be locked"))
+    func backgroundDaemonKeepsItsMemoryLocked() throws {
         try #require(getuid() == 0, "needs root to lock memory")
         let fs = try MountedSecretFS()
         let result = try runProgram(BuiltProducts.path("secretfsd"), [fs.mountpoint, "--state-dir", fs.state, "--log-file", fs.directory.file("daemon.log")])
