@@ -93,8 +93,9 @@ import Testing
         #expect(try cli(["app", "add", "payments"], nil).status == 0)
         #expect(try cli(["env", "add", "payments", "prod"], nil).status == 0)
         #expect(try cli(["secret", "set", "payments/prod/k"], "value").status == 0)
-        // Sanitizer settings pass through (scripts/sanitize turns leak reports off for the daemon's process-long objects).
-        let sanitizers = ProcessInfo.processInfo.environment.filter { $0.key.hasSuffix("SAN_OPTIONS") }
+        // Sanitizer settings pass through (scripts/sanitize turns leak reports off for the daemon's
+        // process-long objects), with PATH, where a sanitizer finds its symbolizer.
+        let sanitizers = ProcessInfo.processInfo.environment.filter { $0.key.hasSuffix("SAN_OPTIONS") || $0.key == "PATH" }
         let daemon = try ChildProcess(BuiltProducts.path("secretfsd"), [fs.mountpoint, "--state-dir", state, "--foreground"], environment: sanitizers,
                                       stdin: open("/dev/null", O_RDONLY | O_CLOEXEC), stdout: open("/dev/null", O_WRONLY | O_CLOEXEC),
                                       stderr: open(fs.directory.file("daemon.log"), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600))
