@@ -200,15 +200,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
         condition.withLock { pageCacheVersion[path] }
     }
 
-    /// Whether any writer has `path` open.
-    func hasWriter(_ path: SecretPath) -> Bool {
-        condition.withLock { writers[path] != nil }
-    }
-
-    /// Whether a writer through the page cache may have `path` open: attribute answers must
-    /// then give that writer's size (see `SecretFileSystem.writerInPageCache`).
-    func hasPageCacheWriter(_ path: SecretPath) -> Bool {
-        condition.withLock { soleCachedWriter[path] != nil }
+    /// Whether any writer has `path` open, and whether one writing through the page cache may:
+    /// attribute answers must then give a writer's size (see `SecretFileSystem.writerInPageCache`).
+    /// One lock for both, since every attribute answer asks.
+    func writerPresence(_ path: SecretPath) -> (any: Bool, throughPageCache: Bool) {
+        condition.withLock { (writers[path] != nil, soleCachedWriter[path] != nil) }
     }
 
     /// Unregisters a page-cache reader that did not go on to use the page cache after all.

@@ -379,8 +379,9 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     /// a disk file, so that its own `stat` and `fstat` (which reach the daemon without the
     /// handle) show its pending size; no page-cache reader is open meanwhile (see `writerOpened`).
     private func writerInPageCache(_ secret: SecretPath) -> OpenFile? {
-        if coherence.hasPageCacheWriter(secret), let writer = openFiles.pageCacheWriter(of: secret) { return writer }
-        guard coherence.hasWriter(secret) else { return nil }
+        let presence = coherence.writerPresence(secret)
+        if presence.throughPageCache, let writer = openFiles.pageCacheWriter(of: secret) { return writer }
+        guard presence.any else { return nil }
         return openFiles.writers(of: secret).first { writer in
             !writer.orphaned && writer.value.uncommitted.load(ordering: .relaxed)
         }

@@ -13,16 +13,7 @@ import Testing
         return fs
     }
 
-    func status(_ path: String) throws -> stat {
-        var result = stat()
-        guard stat(path, &result) == 0 else { throw TestFailure("stat \(path): errno \(errno)") }
-        return result
-    }
 
-    func versions(_ fs: MountedSecretFS, _ secret: String) throws -> Int {
-        let rows = try JSONSerialization.jsonObject(with: try fs.cli("secret", "history", secret, "--json").stdout) as? [[String: Any]]
-        return rows?.count ?? 0
-    }
 
     func sh(_ script: String, _ arguments: String...) throws -> ProgramResult {
         try runProgram("/bin/sh", ["-c", script] + arguments)
@@ -32,7 +23,7 @@ import Testing
         let fs = try mounted()
         try fs.cli("secret", "set", "web/prod/key", stdin: "k1")
         let key = fs.path("web/prod/key")
-        #expect(try status(key).st_mode & 0o7777 == 0o400)
+        #expect(try POSIX.status(key).st_mode & 0o7777 == 0o400)
         #expect(chown(key, 1001, 1002) == 0)
         #expect(chmod(key, 0o640) == 0)
         var times = [timespec(tv_sec: 1_577_934_245, tv_nsec: 0), timespec(tv_sec: 1_577_934_245, tv_nsec: 0)]
@@ -41,27 +32,27 @@ import Testing
         #expect(chown(fs.path("web"), 1001, 1001) == 0)
         try fs.stop()
         try fs.mount()
-        let after = try status(key)
+        let after = try POSIX.status(key)
         #expect(after.st_uid == 1001 && after.st_gid == 1002 && after.st_mode & 0o7777 == 0o640)
         #expect(after.st_mtim.tv_sec == 1_577_934_245)
-        #expect(try status(fs.path("web/prod")).st_mode & 0o7777 == 0o750)
-        #expect(try status(fs.path("web")).st_uid == 1001)
-        #expect(try versions(fs, "web/prod/key") == 1)
+        #expect(try POSIX.status(fs.path("web/prod")).st_mode & 0o7777 == 0o750)
+        #expect(try POSIX.status(fs.path("web")).st_uid == 1001)
+        #expect(try fs.versionCount("web/prod/key") == 1)
         let show = try JSONSerialization.jsonObject(with: try fs.cli("secret", "show", "web/prod/key", "--json").stdout) as? [String: Any]
         #expect(show?["owner"] as? Int == 1001 && show?["group"] as? Int == 1002 && show?["mode"] as? String == "0640")
         let audit = try fs.cli("audit", "--json").output
         #expect(audit.components(separatedBy: "\"attributes\"").count - 1 >= 5)
         // A new version keeps owner, group and mode; its time is the new version's.
         #expect(POSIX.write(key, Array("k2".utf8)) == nil)
-        let written = try status(key)
+        let written = try POSIX.status(key)
         #expect(written.st_uid == 1001 && written.st_mode & 0o7777 == 0o640 && written.st_mtim.tv_sec > 1_577_934_245)
         // The CLI sets them too.
         #expect(try fs.cli("secret", "chmod", "0400", "web/prod/key").status == 0)
         #expect(try fs.cli("env", "chown", "1003:1004", "web", "prod").status == 0)
         try fs.stop()
         try fs.mount()
-        #expect(try status(key).st_mode & 0o7777 == 0o400)
-        #expect(try status(fs.path("web/prod")).st_uid == 1003)
+        #expect(try POSIX.status(key).st_mode & 0o7777 == 0o400)
+        #expect(try POSIX.status(fs.path("web/prod")).st_uid == 1003)
         try fs.stop()
     }
 
@@ -124,17 +115,17 @@ import Testing
         #expect(copyPreserving.status == 0, "\(copyPreserving.stderr)")
         let install = try sh("install -m 0400 \"$0/app.conf\" \"$1/installed\"", source, prod)
         #expect(install.status == 0, "\(install.stderr)")
-        #expect(try status("\(prod)/tls.key").st_mode & 0o7777 == 0o600 && status("\(prod)/tls.key").st_mtim.tv_sec == 1_600_000_000)
-        #expect(try status("\(prod)/tls.pem").st_mode & 0o7777 == 0o644)
-        #expect(try status("\(prod)/installed").st_mode & 0o7777 == 0o400)
+        #expect(try POSIX.status("\(prod)/tls.key").st_mode & 0o7777 == 0o600 && POSIX.status("\(prod)/tls.key").st_mtim.tv_sec == 1_600_000_000)
+        #expect(try POSIX.status("\(prod)/tls.pem").st_mode & 0o7777 == 0o644)
+        #expect(try POSIX.status("\(prod)/installed").st_mode & 0o7777 == 0o400)
         // rsync -a: everything lands with its mode and time; a second run sends nothing, adds no version.
         let rsync = try sh("rsync -a \"$0/\" \"$1/\"", source, prod)
         #expect(rsync.status == 0, "\(rsync.stderr)")
-        #expect(try status("\(prod)/app.conf").st_mode & 0o7777 == 0o640 && status("\(prod)/app.conf").st_mtim.tv_sec == 1_600_000_000)
-        let before = try ["tls.key", "tls.pem", "app.conf"].map { try versions(fs, "web/prod/\($0)") }
+        #expect(try POSIX.status("\(prod)/app.conf").st_mode & 0o7777 == 0o640 && POSIX.status("\(prod)/app.conf").st_mtim.tv_sec == 1_600_000_000)
+        let before = try ["tls.key", "tls.pem", "app.conf"].map { try fs.versionCount("web/prod/\($0)") }
         let again = try sh("rsync -a --itemize-changes \"$0/\" \"$1/\"", source, prod)
         #expect(again.status == 0 && again.output.isEmpty, "second rsync: \(again.output) \(again.stderr)")
-        #expect(try ["tls.key", "tls.pem", "app.conf"].map { try versions(fs, "web/prod/\($0)") } == before)
+        #expect(try ["tls.key", "tls.pem", "app.conf"].map { try fs.versionCount("web/prod/\($0)") } == before)
         // tar -x of an archive with a ./ entry, and Python's copy2.
         #expect(try sh("cd \"$0\" && tar -cf ../src.tar .", source).status == 0)
         try fs.cli("env", "add", "web", "staging", "--type", "non-production")
@@ -143,7 +134,7 @@ import Testing
         #expect(try fs.cli("secret", "get", "web/staging/tls.key").output == "contents of tls.key\n")
         let copy2 = try runProgram("/usr/bin/env", ["python3", "-c", "import shutil, sys; shutil.copy2(sys.argv[1], sys.argv[2])", "\(source)/tls.pem", fs.path("web/staging/copied.pem")])
         #expect(copy2.status == 0, "\(copy2.stderr)")
-        #expect(try status(fs.path("web/staging/copied.pem")).st_mtim.tv_sec == 1_600_000_000)
+        #expect(try POSIX.status(fs.path("web/staging/copied.pem")).st_mtim.tv_sec == 1_600_000_000)
         #expect(try sh("cp -r \"$0\" \"$1/\"", source, fs.path("web/prod")).status != 0) // a directory inside an environment is refused
         // rsync -a --delete removes what the source no longer has; copytree makes an environment.
         try FileManager.default.removeItem(atPath: "\(source)/app.conf")

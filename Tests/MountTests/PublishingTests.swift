@@ -13,9 +13,7 @@ import Testing
 
     /// The sizes of a secret's versions, oldest first.
     func versionSizes(_ fs: MountedSecretFS, _ secret: String) throws -> [Int] {
-        let json = try fs.cli("secret", "history", secret, "--json").stdout
-        let rows = try JSONSerialization.jsonObject(with: json) as? [[String: Any]] ?? []
-        return rows.compactMap { $0["size"] as? Int }
+        try fs.history(secret).compactMap { $0["size"] as? Int }
     }
 
     @Test func aForkedChildClosingItsCopyPublishesNothing() throws {

@@ -11,16 +11,7 @@ import Testing
         return fs
     }
 
-    func status(_ path: String) throws -> stat {
-        var result = stat()
-        guard stat(path, &result) == 0 else { throw TestFailure("stat \(path): errno \(errno)") }
-        return result
-    }
 
-    func versions(_ fs: MountedSecretFS, _ secret: String) throws -> Int {
-        let rows = try JSONSerialization.jsonObject(with: try fs.cli("secret", "history", secret, "--json").stdout) as? [[String: Any]]
-        return rows?.count ?? 0
-    }
 
     @Test func scratchFilesAreListedReadAndWrittenButNeverStored() throws {
         let fs = try mounted()
@@ -52,12 +43,12 @@ import Testing
         #expect(rename(fs.path("web/prod/k"), fs.path("web/prod/k~")) == 0)
         #expect(POSIX.read(fs.path("web/prod/k~")) == .success(Array("v2".utf8)))
         #expect(POSIX.write(fs.path("web/prod/k"), Array("v3".utf8), flags: O_WRONLY | O_CREAT | O_EXCL) == nil)
-        #expect(try versions(fs, "web/prod/k") == 3)
+        #expect(try fs.versionCount("web/prod/k") == 3)
         #expect(try fs.cli("secret", "get", "web/prod/k").output == "v3")
         // An auto-save renamed over the file becomes its next version.
         #expect(POSIX.write(fs.path("web/prod/#k#"), Array("v4".utf8)) == nil)
         #expect(rename(fs.path("web/prod/#k#"), fs.path("web/prod/k")) == 0)
-        #expect(try versions(fs, "web/prod/k") == 4)
+        #expect(try fs.versionCount("web/prod/k") == 4)
         #expect(try fs.cli("secret", "get", "web/prod/k").output == "v4")
         #expect(try FileManager.default.contentsOfDirectory(atPath: fs.path("web/prod")).sorted() == ["k", "k~"])
         try fs.stop()
@@ -75,12 +66,12 @@ import Testing
                                  stdin: Data("Aedited\u{1b}:wq\r".utf8), timeout: 30)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try fs.cli("secret", "get", "web/prod/conf").output == "lineedited\n")
-        #expect(try versions(fs, "web/prod/conf") == 2)
+        #expect(try fs.versionCount("web/prod/conf") == 2)
         #expect(try fs.cli("secret", "show", "web/prod/conf", "--json").output.contains("\"kind\" : \"text\""))
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
         // vim kept its backup (the old value) beside the file, in memory only.
         #expect(POSIX.read(fs.path("web/prod/conf~")) == .success(Array("line\n".utf8)))
-        #expect(try status(fs.path("web/prod/conf")).st_mode & 0o7777 == 0o600)
+        #expect(try POSIX.status(fs.path("web/prod/conf")).st_mode & 0o7777 == 0o600)
         #expect(!(try fs.cli("secret", "deleted", "--json").output.contains("swp")))
         try fs.stop()
     }

@@ -12,20 +12,11 @@ import Testing
         return fs
     }
 
-    func versions(_ fs: MountedSecretFS, _ secret: String) throws -> Int {
-        let rows = try JSONSerialization.jsonObject(with: try fs.cli("secret", "history", secret, "--json").stdout) as? [[String: Any]]
-        return rows?.count ?? 0
-    }
 
     func value(_ fs: MountedSecretFS, _ secret: String) throws -> String {
         try fs.cli("secret", "get", secret).output
     }
 
-    func status(_ path: String) throws -> stat {
-        var result = stat()
-        guard stat(path, &result) == 0 else { throw TestFailure("stat \(path): errno \(errno)") }
-        return result
-    }
 
     /// Runs a shell script with positional arguments ($0, $1, ...), expecting exit 0.
     func sh(_ script: String, _ arguments: String...) throws -> ProgramResult {
@@ -45,18 +36,18 @@ import Testing
         let truncate = try sh("printf new > \"$0\"", path)
         #expect(truncate.status == 0, "\(truncate.stderr)")
         #expect(try value(fs, "web/prod/k") == "new")
-        #expect(try versions(fs, "web/prod/k") == 2)
+        #expect(try fs.versionCount("web/prod/k") == 2)
         let append = try sh("printf '+more' >> \"$0\"", path)
         #expect(append.status == 0, "\(append.stderr)")
         #expect(try value(fs, "web/prod/k") == "new+more")
-        #expect(try versions(fs, "web/prod/k") == 3)
-        let attributes = try status(path)
+        #expect(try fs.versionCount("web/prod/k") == 3)
+        let attributes = try POSIX.status(path)
         #expect(attributes.st_size == 8 && attributes.st_mode & 0o7777 == 0o400 && Double(attributes.st_mtim.tv_sec) >= before.rounded(.down))
         // A new name: one version, nothing empty before it.
         let created = try sh("printf fresh > \"$0\"", fs.path("web/prod/new"))
         #expect(created.status == 0, "\(created.stderr)")
         #expect(try value(fs, "web/prod/new") == "fresh")
-        #expect(try versions(fs, "web/prod/new") == 1)
+        #expect(try fs.versionCount("web/prod/new") == 1)
         try fs.stop()
     }
 
@@ -67,16 +58,16 @@ import Testing
         let overwrite = try sh("printf AB | dd of=\"$0\" conv=notrunc status=none", path)
         #expect(overwrite.status == 0, "\(overwrite.stderr)")
         #expect(try value(fs, "web/prod/k") == "AB23456789")
-        #expect(try versions(fs, "web/prod/k") == 2)
+        #expect(try fs.versionCount("web/prod/k") == 2)
         let seeked = try sh("printf XY | dd of=\"$0\" bs=1 seek=8 conv=notrunc status=none", path)
         #expect(seeked.status == 0, "\(seeked.stderr)")
         #expect(try value(fs, "web/prod/k") == "AB234567XY")
-        #expect(try versions(fs, "web/prod/k") == 3)
+        #expect(try fs.versionCount("web/prod/k") == 3)
         let plain = try sh("printf xy | dd of=\"$0\" status=none", path)
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(try value(fs, "web/prod/k") == "xy")
-        #expect(try versions(fs, "web/prod/k") == 4)
-        #expect(try status(path).st_size == 2)
+        #expect(try fs.versionCount("web/prod/k") == 4)
+        #expect(try POSIX.status(path).st_size == 2)
         try fs.stop()
     }
 
@@ -87,11 +78,11 @@ import Testing
         let tee = try sh("printf 'line1\\n' | tee \"$0\"", path)
         #expect(tee.status == 0 && tee.output == "line1\n", "\(tee.stderr)")
         #expect(try value(fs, "web/prod/k") == "line1\n")
-        #expect(try versions(fs, "web/prod/k") == 2)
+        #expect(try fs.versionCount("web/prod/k") == 2)
         let append = try sh("printf 'line2\\n' | tee -a \"$0\" >/dev/null", path)
         #expect(append.status == 0, "\(append.stderr)")
         #expect(try value(fs, "web/prod/k") == "line1\nline2\n")
-        #expect(try versions(fs, "web/prod/k") == 3)
+        #expect(try fs.versionCount("web/prod/k") == 3)
         try fs.stop()
     }
 
@@ -103,8 +94,8 @@ import Testing
         let sed = try sh("sed -i 's/port=1/port=2/' \"$0\"", path)
         #expect(sed.status == 0, "\(sed.stderr)")
         #expect(try value(fs, "web/prod/app.conf") == "port=2\nhost=a\n")
-        #expect(try versions(fs, "web/prod/app.conf") == 2)
-        #expect(try status(path).st_mode & 0o7777 == 0o640)
+        #expect(try fs.versionCount("web/prod/app.conf") == 2)
+        #expect(try POSIX.status(path).st_mode & 0o7777 == 0o640)
         #expect(try names(fs) == ["app.conf"])
         try fs.stop()
     }
@@ -117,8 +108,8 @@ import Testing
         let perl = try sh("perl -pi -e 's/host=a/host=b/' \"$0\"", path)
         #expect(perl.status == 0, "\(perl.stderr)")
         #expect(try value(fs, "web/prod/app.conf") == "port=1\nhost=b\n")
-        #expect(try versions(fs, "web/prod/app.conf") == 2)
-        #expect(try status(path).st_mode & 0o7777 == 0o640)
+        #expect(try fs.versionCount("web/prod/app.conf") == 2)
+        #expect(try POSIX.status(path).st_mode & 0o7777 == 0o640)
         #expect(try names(fs) == ["app.conf"])
         try fs.stop()
     }
@@ -142,8 +133,8 @@ import Testing
         let python = try runProgram("/usr/bin/env", ["python3", "-c", script, path])
         #expect(python.status == 0, "\(python.stderr)")
         #expect(try value(fs, "web/prod/token") == "replaced")
-        #expect(try versions(fs, "web/prod/token") == 2)
-        #expect(try status(path).st_mode & 0o7777 == 0o440)
+        #expect(try fs.versionCount("web/prod/token") == 2)
+        #expect(try POSIX.status(path).st_mode & 0o7777 == 0o440)
         #expect(try names(fs) == ["token"])
         try fs.stop()
     }
@@ -159,8 +150,8 @@ import Testing
         #expect(mv.status == 0, "\(mv.stderr)")
         #expect(!FileManager.default.fileExists(atPath: outside))
         #expect(try value(fs, "web/prod/k") == "moved in")
-        #expect(try versions(fs, "web/prod/k") == 2)
-        #expect(try status(fs.path("web/prod/k")).st_mode & 0o7777 == 0o600)
+        #expect(try fs.versionCount("web/prod/k") == 2)
+        #expect(try POSIX.status(fs.path("web/prod/k")).st_mode & 0o7777 == 0o600)
         try fs.stop()
     }
 
@@ -175,8 +166,8 @@ import Testing
         #expect(mv.status == 0, "\(mv.stderr)")
         #expect(!FileManager.default.fileExists(atPath: outside))
         #expect(try value(fs, "web/prod/new.key") == "moved in")
-        #expect(try versions(fs, "web/prod/new.key") == 1)
-        let attributes = try status(fs.path("web/prod/new.key"))
+        #expect(try fs.versionCount("web/prod/new.key") == 1)
+        let attributes = try POSIX.status(fs.path("web/prod/new.key"))
         #expect(attributes.st_mode & 0o7777 == 0o640 && attributes.st_mtim.tv_sec == 1_600_000_000)
         try fs.stop()
     }
@@ -187,13 +178,13 @@ import Testing
         let path = fs.path("web/prod/k")
         let touch = try sh("touch -d '2020-01-02 03:04:05 UTC' \"$0\"", path)
         #expect(touch.status == 0, "\(touch.stderr)")
-        #expect(try status(path).st_mtim.tv_sec == 1_577_934_245)
+        #expect(try POSIX.status(path).st_mtim.tv_sec == 1_577_934_245)
         #expect(try value(fs, "web/prod/k") == "value")
-        #expect(try versions(fs, "web/prod/k") == 1)
+        #expect(try fs.versionCount("web/prod/k") == 1)
         // It sticks: after a remount, and as the CLI shows it.
         try fs.stop()
         try fs.mount()
-        #expect(try status(path).st_mtim.tv_sec == 1_577_934_245)
+        #expect(try POSIX.status(path).st_mtim.tv_sec == 1_577_934_245)
         try fs.stop()
     }
 
@@ -210,14 +201,14 @@ import Testing
         #expect(try names(fs, "web/staging") == ["api.token", "db.password"])
         #expect(try value(fs, "web/staging/db.password") == "db-password")
         #expect(try value(fs, "web/staging/api.token") == "api-token")
-        #expect(try versions(fs, "web/staging/db.password") == 1)
-        #expect(try versions(fs, "web/staging/api.token") == 1)
+        #expect(try fs.versionCount("web/staging/db.password") == 1)
+        #expect(try fs.versionCount("web/staging/api.token") == 1)
         let environments = try fs.cli("env", "list", "web").output
         #expect(environments.contains("staging") && environments.contains("non-production"), "\(environments)")
         // Copied again over itself: one new version each, no error.
         let again = try sh("cp -r \"$0\" \"$1/\"", source, fs.path("web"))
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try versions(fs, "web/staging/db.password") == 2)
+        #expect(try fs.versionCount("web/staging/db.password") == 2)
         // A directory inside an environment has no meaning: refused, and nothing is created.
         #expect(try sh("cp -r \"$0\" \"$1/\"", source, fs.path("web/prod")).status != 0)
         #expect(try names(fs, "web/prod").isEmpty)

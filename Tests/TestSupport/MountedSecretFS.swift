@@ -103,6 +103,18 @@ public final class MountedSecretFS: @unchecked Sendable {
     }
 }
 
+extension MountedSecretFS {
+    /// The rows of `secret history SECRET --json`, oldest first.
+    public func history(_ secret: String) throws -> [[String: Any]] {
+        try JSONSerialization.jsonObject(with: try cli("secret", "history", secret, "--json").stdout) as? [[String: Any]] ?? []
+    }
+
+    /// How many versions the secret has.
+    public func versionCount(_ secret: String) throws -> Int {
+        try history(secret).count
+    }
+}
+
 /// The bytes a read returned, or the errno it failed with.
 public enum IOResult: Equatable, Sendable {
     case success([UInt8])
@@ -145,6 +157,13 @@ public enum POSIX {
             return code
         }
         return close(descriptor) == 0 ? nil : POSIXErrorCode(rawValue: errno)
+    }
+
+    /// `stat(2)` of `path`, throwing with the errno when it fails.
+    public static func status(_ path: String) throws -> stat {
+        var result = stat()
+        guard stat(path, &result) == 0 else { throw TestFailure("stat \(path): errno \(errno)") }
+        return result
     }
 
     /// The errno of a call that returns -1 on failure, or nil when it succeeded.
