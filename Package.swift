@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "FUSE", dependencies: ["CFuse3", "CIOURing", "CLinuxMemory"]),
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
-        .target(name: "Vault", dependencies: ["HTTP", "SecureMemory"]),
+        .target(name: "Vault", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
 
 
 
@@ -91,7 +91,7 @@ if Context.environment["SECRETFS_FUZZ"] == "1" {
     package.products.append(.executable(name: "secretfs-fuzz", targets: ["SecretFSFuzz"]))
     package.targets.append(.executableTarget(
         name: "SecretFSFuzz",
-        dependencies: ["AWS", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store"],
+        dependencies: ["AWS", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault"],
         path: "Fuzz/SecretFSFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     ))

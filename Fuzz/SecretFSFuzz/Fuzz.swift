@@ -8,6 +8,7 @@ import SecretCore
 import SecretFSKit
 import SecureMemory
 import Store
+import Vault
 
 /// The parser the current run feeds, read once from the environment.
 let fuzzTarget: String = ProcessInfo.processInfo.environment["SECRETFS_FUZZ_TARGET"] ?? "json"
@@ -20,11 +21,22 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     switch fuzzTarget {
     case "json":
         let body = SecureBytes(copying: bytes)
-        _ = JSONFields.string("name", in: body)
-        _ = JSONFields.secretBase64("SecretBinary", in: body)
-        _ = JSONFields.secretString("SecretString", in: body)
-        _ = JSONFields.xmlElement("Value", in: body)
-        _ = SecureJSON.string("data", in: body)
+        // Every accessor at the paths the managers read, on whatever the parser accepted.
+        if let document = try? JSONDocument(body) {
+            for path: JSONPath in ["data.data.value", "auth.client_token", "auth.lease_duration", "SecretBinary", "errors", "data.metadata.version", ""] {
+                _ = document.kind(path)
+                _ = try? document.string(path)
+                _ = try? document.secretString(path)
+                _ = try? document.secretBase64(path)
+                _ = try? document.int(path)
+                _ = try? document.bool(path)
+                _ = try? document.strings(path)
+                _ = try? document.keys(path)
+                _ = try? document.strings(path.appending(index: 0))
+            }
+        }
+        _ = XMLFields.element("Value", in: body)
+        _ = VaultError.from(status: 404, body: body, what: "fuzz")
         bytes.withUnsafeBytes { _ = Base64Secure.decode($0) }
     case "sigv4":
         // First line the URL, the rest "name: value" headers, as a remote endpoint setting might give.

@@ -58,6 +58,23 @@ public final class AWSJSONClient: Sendable {
         try call(operation, payload: SecureBytes(copying: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])))
     }
 
+    /// Calls `operation` with a JSON body and reads the answer by its structure with `read`.
+    public func call<T>(_ operation: String, body: [String: Any], read: (JSONDocument) throws -> T) throws -> T {
+        try call(operation, payload: SecureBytes(copying: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])), read: read)
+    }
+
+    /// Calls `operation` with a prebuilt JSON body (one that carries a secret value) and reads the answer with `read`.
+    ///
+    /// An answer that is not one JSON document, or has a field of the wrong type, is `rejected`.
+    public func call<T>(_ operation: String, payload: SecureBytes, read: (JSONDocument) throws -> T) throws -> T {
+        let body = try call(operation, payload: payload)
+        do {
+            return try read(try JSONDocument(body))
+        } catch let error as JSONError {
+            throw AWSError(.rejected, "\(endpoint.service) \(operation) returned an unreadable answer: \(error.description)")
+        }
+    }
+
     /// Calls `operation` with a prebuilt JSON body (one that carries a secret value).
     public func call(_ operation: String, payload: SecureBytes) throws -> SecureBytes {
         var attempt = 0
@@ -95,10 +112,12 @@ public final class AWSJSONClient: Sendable {
     /// An `AWSError` from a JSON error response (`__type` and `message`).
     static func error(from response: HTTPResponse, operation: String, service: String) -> AWSError {
         // JSON services answer {"__type", "message"}; authentication failures may come back as a Query-style XML error.
-        let xml = { (tag: String) in JSONFields.xmlElement(tag, in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } }
-        let rawType = JSONFields.string("__type", in: response.body) ?? response.headers["x-amzn-errortype"] ?? xml("Code") ?? "HTTP \(response.status)"
+        let xml = { (tag: String) in XMLFields.element(tag, in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } }
+        let json = try? JSONDocument(response.body)
+        let field = { (name: JSONPath) in (try? json?.string(name)).flatMap { $0 } }
+        let rawType = field("__type") ?? response.headers["x-amzn-errortype"] ?? xml("Code") ?? "HTTP \(response.status)"
         let type = String(rawType.split(separator: "#").last ?? Substring(rawType)).split(separator: ":").first.map(String.init) ?? rawType
-        let message = JSONFields.string("message", in: response.body) ?? JSONFields.string("Message", in: response.body) ?? xml("Message") ?? ""
+        let message = HTTPErrorText.oneLine(field("message") ?? field("Message") ?? xml("Message") ?? "")
         let kind = AWSError.classify(type: type, status: response.status)
         return AWSError(kind, type: type, "\(service) \(operation) failed: \(type)\(message.isEmpty ? "" : ": \(message)")")
     }

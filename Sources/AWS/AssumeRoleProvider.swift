@@ -44,15 +44,15 @@ public final class AssumeRoleProvider: AWSCredentialsProvider, @unchecked Sendab
             throw AWSError(.unreachable, "sts endpoint \(endpoint.url.host ?? "") unreachable: \(error.description)")
         }
         guard response.status == 200 else {
-            let code = JSONFields.xmlElement("Code", in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } ?? "HTTP \(response.status)"
-            let message = JSONFields.xmlElement("Message", in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } ?? ""
+            let code = XMLFields.element("Code", in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } ?? "HTTP \(response.status)"
+            let message = XMLFields.element("Message", in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } ?? ""
             throw AWSError(AWSError.classify(type: code, status: response.status), type: code, "sts AssumeRole \(roleARN) failed: \(code)\(message.isEmpty ? "" : ": \(message)")")
         }
-        guard let id = JSONFields.xmlElement("AccessKeyId", in: response.body), let secret = JSONFields.xmlElement("SecretAccessKey", in: response.body) else {
+        guard let id = XMLFields.element("AccessKeyId", in: response.body), let secret = XMLFields.element("SecretAccessKey", in: response.body) else {
             throw AWSError(.rejected, "sts AssumeRole returned no credentials")
         }
-        let expiration = JSONFields.xmlElement("Expiration", in: response.body).flatMap { try? Date(String(decoding: $0.unprotectedArray(), as: UTF8.self), strategy: .iso8601) }
+        let expiration = XMLFields.element("Expiration", in: response.body).flatMap { try? Date(String(decoding: $0.unprotectedArray(), as: UTF8.self), strategy: .iso8601) }
         return AWSCredentials(accessKeyID: String(decoding: id.unprotectedArray(), as: UTF8.self), secretAccessKey: secret,
-                              sessionToken: JSONFields.xmlElement("SessionToken", in: response.body), expiration: expiration)
+                              sessionToken: XMLFields.element("SessionToken", in: response.body), expiration: expiration)
     }
 }

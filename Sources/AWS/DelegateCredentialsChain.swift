@@ -103,12 +103,17 @@ public final class DelegateCredentialsChain: AWSCredentialsProvider, @unchecked 
 
     /// Parses `{AccessKeyId, SecretAccessKey, Token, Expiration}` as the container and IMDS endpoints send it.
     static func parseCredentialDocument(_ body: SecureBytes, source: String) throws -> AWSCredentials {
-        guard let id = JSONFields.string("AccessKeyId", in: body), let secret = JSONFields.secretString("SecretAccessKey", in: body) else {
-            throw AWSError(.noCredentials, "\(source) returned no credentials")
+        do {
+            let document = try JSONDocument(body)
+            guard let id = try document.string("AccessKeyId"), let secret = try document.secretString("SecretAccessKey") else {
+                throw AWSError(.noCredentials, "\(source) returned no credentials")
+            }
+            let expiration = try document.string("Expiration").flatMap { try? Date($0, strategy: .iso8601) }
+            let token = try document.secretString("Token").flatMap { $0.isEmpty ? nil : $0 }
+            return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, expiration: expiration)
+        } catch let error as JSONError {
+            throw AWSError(.noCredentials, "\(source) returned an unreadable credential document: \(error.description)")
         }
-        let expiration = JSONFields.string("Expiration", in: body).flatMap { try? Date($0, strategy: .iso8601) }
-        let token = JSONFields.secretString("Token", in: body).flatMap { $0.isEmpty ? nil : $0 }
-        return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, expiration: expiration)
     }
 }
 

@@ -16,30 +16,33 @@ public final class KMSClient: Sendable {
 
     /// A fresh AES-256 data key: its plaintext and its KMS-wrapped form.
     public func generateDataKey(keyID: String, context: [String: String]) throws -> (plaintext: SecureBytes, wrapped: [UInt8], keyARN: String) {
-        let body = try client.call("GenerateDataKey", body: ["KeyId": keyID, "KeySpec": "AES_256", "EncryptionContext": context])
-        guard let plaintext = JSONFields.secretBase64("Plaintext", in: body), plaintext.count == 32,
-              let blob = JSONFields.string("CiphertextBlob", in: body), let wrapped = Data(base64Encoded: blob),
-              let arn = JSONFields.string("KeyId", in: body), !arn.isEmpty else {
-            throw AWSError(.rejected, "kms GenerateDataKey returned an incomplete answer")
+        try client.call("GenerateDataKey", body: ["KeyId": keyID, "KeySpec": "AES_256", "EncryptionContext": context]) { answer in
+            guard let plaintext = try answer.secretBase64("Plaintext"), plaintext.count == 32,
+                  let blob = try answer.string("CiphertextBlob"), let wrapped = Data(base64Encoded: blob),
+                  let arn = try answer.string("KeyId"), !arn.isEmpty else {
+                throw AWSError(.rejected, "kms GenerateDataKey returned an incomplete answer")
+            }
+            return (plaintext, [UInt8](wrapped), arn)
         }
-        return (plaintext, [UInt8](wrapped), arn)
     }
 
     /// Unwraps a data key, pinning the key it must have been wrapped under and the exact context.
     public func decrypt(wrapped: [UInt8], keyID: String, context: [String: String]) throws -> SecureBytes {
-        let body = try client.call("Decrypt", body: [
+        try client.call("Decrypt", body: [
             "CiphertextBlob": Data(wrapped).base64EncodedString(), "KeyId": keyID,
             "EncryptionContext": context, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        ])
-        guard let plaintext = JSONFields.secretBase64("Plaintext", in: body) else {
-            throw AWSError(.rejected, "kms Decrypt returned no plaintext")
+        ]) { answer in
+            guard let plaintext = try answer.secretBase64("Plaintext") else {
+                throw AWSError(.rejected, "kms Decrypt returned no plaintext")
+            }
+            return plaintext
         }
-        return plaintext
     }
 
     /// The key's ARN and state (`Enabled`, `Disabled`, `PendingDeletion`, …).
     public func describeKey(keyID: String) throws -> (arn: String, state: String) {
-        let body = try client.call("DescribeKey", body: ["KeyId": keyID])
-        return (JSONFields.string("Arn", in: body) ?? keyID, JSONFields.string("KeyState", in: body) ?? "Unknown")
+        try client.call("DescribeKey", body: ["KeyId": keyID]) { answer in
+            (try answer.string("KeyMetadata.Arn") ?? keyID, try answer.string("KeyMetadata.KeyState") ?? "Unknown")
+        }
     }
 }

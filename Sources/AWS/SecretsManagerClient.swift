@@ -17,26 +17,25 @@ public final class SecretsManagerClient: Sendable {
     /// Creates a secret holding `value` (as SecretString, or SecretBinary when `binary`); returns its VersionId.
     public func createSecret(name: String, value: SecureBytes, binary: Bool, tags: [String: String]) throws -> String {
         let fields: [String: Any] = ["Name": name, "ClientRequestToken": UUID().uuidString, "Tags": tags.map { ["Key": $0.key, "Value": $0.value] }]
-        let body = try client.call("CreateSecret", payload: try Self.body(fields, value: value, binary: binary))
-        return try Self.versionID(body, "CreateSecret")
+        return try client.call("CreateSecret", payload: try Self.body(fields, value: value, binary: binary)) { try Self.versionID($0, "CreateSecret") }
     }
 
     /// Stores a new current version of an existing secret; returns its VersionId.
     public func putSecretValue(name: String, value: SecureBytes, binary: Bool) throws -> String {
         let fields: [String: Any] = ["SecretId": name, "ClientRequestToken": UUID().uuidString]
-        let body = try client.call("PutSecretValue", payload: try Self.body(fields, value: value, binary: binary))
-        return try Self.versionID(body, "PutSecretValue")
+        return try client.call("PutSecretValue", payload: try Self.body(fields, value: value, binary: binary)) { try Self.versionID($0, "PutSecretValue") }
     }
 
     /// The value of a version (nil for AWSCURRENT), decoded into a secure buffer, and its VersionId.
     public func getSecretValue(name: String, versionID: String?) throws -> (value: SecureBytes, versionID: String) {
         var fields: [String: Any] = ["SecretId": name]
         if let versionID { fields["VersionId"] = versionID }
-        let body = try client.call("GetSecretValue", body: fields)
-        let version = JSONFields.string("VersionId", in: body) ?? ""
-        if let text = SecureJSON.string("SecretString", in: body) { return (text, version) }
-        if let binary = JSONFields.secretBase64("SecretBinary", in: body) { return (binary, version) }
-        throw AWSError(.rejected, "secretsmanager GetSecretValue returned no value for \(name)")
+        return try client.call("GetSecretValue", body: fields) { answer in
+            let version = try answer.string("VersionId") ?? ""
+            if let text = try answer.secretString("SecretString") { return (text, version) }
+            if let binary = try answer.secretBase64("SecretBinary") { return (binary, version) }
+            throw AWSError(.rejected, "secretsmanager GetSecretValue returned no value for \(name)")
+        }
     }
 
     /// Deletes a secret after a recovery window (7-30 days), or at once when `force`.
@@ -56,8 +55,8 @@ public final class SecretsManagerClient: Sendable {
                : try SecureJSON.object(fields, secretField: "SecretString", secret: value)
     }
 
-    private static func versionID(_ body: SecureBytes, _ operation: String) throws -> String {
-        guard let version = JSONFields.string("VersionId", in: body), !version.isEmpty else {
+    private static func versionID(_ answer: JSONDocument, _ operation: String) throws -> String {
+        guard let version = try answer.string("VersionId"), !version.isEmpty else {
             throw AWSError(.rejected, "secretsmanager \(operation) returned no VersionId")
         }
         return version

@@ -92,13 +92,16 @@ public final class HTTPClient: @unchecked Sendable {
     ///
     /// A header whose name is not an HTTP token, or whose value holds a line break, NUL or other
     /// control character, is refused before anything is sent (`invalidRequest`).
-    public func send(_ request: HTTPRequest, timeout: Double? = nil) throws -> HTTPResponse {
+    /// `maximumResponseSize` overrides the configured limit for this request (a store whose
+    /// answers carry escaped values can need more).
+    public func send(_ request: HTTPRequest, timeout: Double? = nil, maximumResponseSize: Int? = nil) throws -> HTTPResponse {
         try Self.checkHeaders(request.headers)
         let handle = checkout()
         defer { checkin(handle) }
         let easy = UnsafeMutableRawPointer(handle)
         curl_easy_reset(easy)
-        let collector = ResponseCollector(limit: configuration.maximumResponseSize)
+        let responseLimit = maximumResponseSize ?? configuration.maximumResponseSize
+        let collector = ResponseCollector(limit: responseLimit)
         let unmanaged = Unmanaged.passRetained(collector)
         defer { unmanaged.release() }
         var headerList: UnsafeMutablePointer<curl_slist>?
@@ -115,7 +118,7 @@ public final class HTTPClient: @unchecked Sendable {
             try CurlCall.setup(easy, "protocols") { secretfs_curl_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https") }
             try CurlCall.setup(easy, "connect timeout") { secretfs_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000)) }
             try CurlCall.setup(easy, "timeout") { secretfs_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(totalTimeout * 1000)) }
-            try CurlCall.setup(easy, "max size") { secretfs_curl_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(configuration.maximumResponseSize)) }
+            try CurlCall.setup(easy, "max size") { secretfs_curl_setopt_off(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(responseLimit)) }
             try CurlCall.setup(easy, "headers") { secretfs_curl_setopt_ptr(easy, CURLOPT_HTTPHEADER, UnsafeRawPointer(headerList)) }
             try CurlCall.setup(easy, "write") { secretfs_curl_setopt_write(easy, CURLOPT_WRITEFUNCTION, collectBody) }
             try CurlCall.setup(easy, "write data") { secretfs_curl_setopt_ptr(easy, CURLOPT_WRITEDATA, unmanaged.toOpaque()) }
@@ -136,7 +139,7 @@ public final class HTTPClient: @unchecked Sendable {
             }
             let result = curl_easy_perform(easy)
             if collector.overflowed {
-                throw HTTPError(code: .responseTooLarge, description: "\(request.url.host ?? "server") sent a response larger than \(configuration.maximumResponseSize) bytes")
+                throw HTTPError(code: .responseTooLarge, description: "\(request.url.host ?? "server") sent a response larger than \(responseLimit) bytes")
             }
             try CurlCall.check(result, host: request.url.host ?? "server")
         }

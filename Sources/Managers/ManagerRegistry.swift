@@ -17,13 +17,21 @@ public final class ManagerRegistry: ManagerProvider {
     private let cache = Mutex<[Int64: any SecretsManager]>([:])
     private let http: HTTPClient
     private let sealer: CredentialSealer
+    private let maximumValueSize: Int
+    private let keepsCredentialsAlive: Bool
 
     /// Creates a registry that derives local keys from `masterKey`.
-    public init(masterKey: SecureBytes, logger: Logger, http: HTTPClient = HTTPClient()) {
+    ///
+    /// `maximumValueSize` is the largest value the caller accepts (answers of stores that hold
+    /// values are bounded by it); a long-running caller sets `keepsCredentialsAlive`, so every
+    /// manager it builds renews its credentials in the background.
+    public init(masterKey: SecureBytes, logger: Logger, http: HTTPClient = HTTPClient(), maximumValueSize: Int = 10 * 1024 * 1024, keepsCredentialsAlive: Bool = false) {
         self.masterKey = masterKey
         self.logger = logger
         self.http = http
         self.sealer = CredentialSealer(masterKey: masterKey)
+        self.maximumValueSize = maximumValueSize
+        self.keepsCredentialsAlive = keepsCredentialsAlive
     }
 
     public func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {
@@ -31,8 +39,14 @@ public final class ManagerRegistry: ManagerProvider {
             return cached
         }
         let built = try build(descriptor)
-        cache.withLock { $0[descriptor.id] = built }
-        return built
+        let kept = cache.withLock { cache -> any SecretsManager in
+            // Two threads may build at once; the first one stored is the one everybody uses.
+            if let cached = cache[descriptor.id], cached.descriptor == descriptor { return cached }
+            cache[descriptor.id] = built
+            return built
+        }
+        if keepsCredentialsAlive { kept.keepAlive() }
+        return kept
     }
 
     private func build(_ descriptor: ManagerDescriptor) throws -> any SecretsManager {
@@ -61,12 +75,23 @@ public final class ManagerRegistry: ManagerProvider {
                 auth = .appRole(roleID: roleID, secretID: secretID)
             } else {
                 guard let token = stored["token"] else { throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no stored Vault token") }
-                auth = .token(token, renewInterval: Double(descriptor.config["renew-interval"] ?? "").map { $0 * 60 })
+                // `renew-interval` (whole minutes) is how earlier versions stored it.
+                let interval = Double(descriptor.config["renew-interval-seconds"] ?? "") ?? Double(descriptor.config["renew-interval"] ?? "").map { $0 * 60 }
+                auth = .token(token, renewInterval: interval)
             }
             let timeout = Double(descriptor.config["request-timeout"] ?? "") ?? 10
-            let client = VaultClient(http: http, base: url, namespace: descriptor.config["namespace"], auth: auth, timeout: timeout)
+            let client = VaultClient(http: http, base: url, namespace: descriptor.config["namespace"], auth: auth, timeout: timeout,
+                                     maximumResponseSize: VaultClient.responseLimit(forValuesUpTo: maximumValueSize),
+                                     logger: managerLogger(descriptor))
             return VaultManager(descriptor: descriptor, client: client, logger: logger)
         }
+    }
+
+    /// The registry's logger, naming the manager in every line.
+    private func managerLogger(_ descriptor: ManagerDescriptor) -> Logger {
+        var logger = logger
+        logger[metadataKey: "manager"] = "\(descriptor.name)"
+        return logger
     }
 
     /// Re-checks the stored settings that reach HTTP requests, as `manager add` checked them, so

@@ -1095,6 +1095,24 @@ public final class SecretService: Sendable {
 
     // MARK: Metadata tags
 
+    /// Builds every manager this process may use (its delegate selectors held, its row intact),
+    /// so that those with leased credentials (Vault tokens) keep them alive from now on, not from
+    /// their first request. A manager that cannot be built is logged and left for its first use.
+    public func prepareManagers() {
+        do {
+            for descriptor in try managerDescriptors() {
+                guard options.delegateSelectors.map({ held in descriptor.selectors.allSatisfy(held.contains) }) ?? true else { continue }
+                do {
+                    _ = try manager(for: descriptor)
+                } catch {
+                    logger.warning("manager not ready", metadata: ["manager": "\(descriptor.name)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.warning("could not list managers to prepare them", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// The working manager for `descriptor`, whose row must verify: every use of a manager
     /// (seal, open, link, discard, test) goes through here.
     private func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {

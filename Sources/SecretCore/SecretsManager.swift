@@ -65,6 +65,10 @@ public protocol SecretsManager: Sendable {
     /// (a KMS key, a Vault that is unsealed and accepts the token); nothing for local managers.
     func checkReachable() throws
 
+    /// Begins keeping the manager's credentials alive in the background (a token renewed before
+    /// it expires, whether or not requests come); a long-running process calls it once.
+    func keepAlive()
+
     /// A payload pointing at an existing external value (Harness's "reference" secrets), and its size.
     func link(remote: String) throws -> (payload: StoredPayload, size: Int)
 
@@ -73,6 +77,9 @@ public protocol SecretsManager: Sendable {
 }
 
 extension SecretsManager {
+    /// Managers without leased credentials have nothing to keep alive.
+    public func keepAlive() {}
+
     /// A manager that needs nothing outside the machine is always reachable.
     public func checkReachable() throws {}
 

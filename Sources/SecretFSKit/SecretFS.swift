@@ -54,14 +54,15 @@ public enum SecretFS {
     /// Opens the service over an initialised state directory, refusing unsafe permissions.
     ///
     /// A long-running caller (the daemon) passes `checkpointsInBackground`, so its commits do not
-    /// wait for the WAL to be copied into the database.
+    /// wait for the WAL to be copied into the database, and its managers keep their credentials
+    /// (Vault tokens) alive in the background.
     public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), checkpointsInBackground: Bool = false, logger: Logger) throws -> SecretService {
         try state.checkPermissions()
         let masterKey = try state.loadMasterKey()
         let integrity = MasterKeyAuthenticator(masterKey: masterKey)
         let store = try SQLiteSecretStore(path: state.databasePath, create: false, checkpointsInBackground: checkpointsInBackground,
                                           tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
-        let registry = ManagerRegistry(masterKey: masterKey, logger: logger)
+        let registry = ManagerRegistry(masterKey: masterKey, logger: logger, maximumValueSize: options.maximumValueSize, keepsCredentialsAlive: checkpointsInBackground)
         return SecretService(store: store, managers: registry, integrity: integrity, options: options, logger: logger)
     }
 }

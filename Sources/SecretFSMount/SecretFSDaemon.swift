@@ -74,6 +74,7 @@ public enum SecretFSDaemon {
                 // Memory locks are not inherited across the fork that detaches into the background.
                 if !options.foreground { harden(logger: logger) }
                 let service = try SecretFS.open(options.state, options: serviceOptions, checkpointsInBackground: true, logger: logger)
+                service.prepareManagers()
                 let purger = DeletionSweeper(service: service, logger: logger)
                 purger.start()
                 sweeper.withLock { $0 = purger }
