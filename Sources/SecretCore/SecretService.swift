@@ -683,10 +683,21 @@ public final class SecretService: Sendable {
                 guard let plan = prepared.plan else { return nil }
                 let targetManager = try manager(for: plan.target)
                 var payloads: [StoredPayload] = []
+                var moving: [SecretVersion] = []
+                var gone: [Int] = []
                 for (version, (sourceManager, oldContext)) in zip(plan.versions, plan.sealers) {
-                    let plaintext = try sourceManager.open(version.payload, context: oldContext)
+                    let plaintext: SecureBytes
+                    do {
+                        plaintext = try sourceManager.open(version.payload, context: oldContext)
+                    } catch let error as SecretError where error.code == .notFound && version.number != plan.secret.version {
+                        // An older version its external store no longer keeps (Vault's max_versions,
+                        // KV v1's single value) cannot move; it is dropped, and the audit says so.
+                        gone.append(version.number)
+                        continue
+                    }
                     let number = plan.replaced.map { $0.version + 1 } ?? version.number
                     payloads.append(try targetManager.seal(plaintext, context: EncryptionContext(path: destination, version: number, managerID: plan.target.id)))
+                    moving.append(version)
                 }
                 return try store.write { tx -> (plan: RenamePlan, keptSource: Bool)? in
                     guard try plan.stillHolds(tx, source: source, destination: destination) else { return nil }
@@ -718,7 +729,11 @@ public final class SecretService: Sendable {
                         resultVersion = number
                     } else {
                         var current: SecretVersion?
-                        for (version, payload) in zip(plan.versions, payloads) {
+                        for number in gone { try tx.deleteVersion(secretID: plan.secret.id, number: number) }
+                        if !gone.isEmpty {
+                            details.append("versions \(gone.map(String.init).joined(separator: ", ")) no longer kept by the source's manager, not moved")
+                        }
+                        for (version, payload) in zip(moving, payloads) {
                             let moved = tagged(SecretVersion(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload, size: version.size, createdAt: version.createdAt, creator: version.creator), at: destination)
                             try tx.replacePayload(secretID: plan.secret.id, number: version.number, managerID: plan.target.id, payload: payload, tag: moved.tag)
                             if version.number == plan.secret.version { current = moved }

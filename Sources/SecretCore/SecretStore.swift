@@ -85,6 +85,8 @@ public protocol StoreTransaction {
     func insertVersion(_ version: SecretVersion) throws
     func version(secretID: Int64, number: Int) throws -> SecretVersion?
     func versions(secretID: Int64) throws -> [SecretVersion]
+    /// Removes one version (an older one whose value its external store no longer keeps).
+    func deleteVersion(secretID: Int64, number: Int) throws
     /// Replaces a version's sealed payload and manager (re-encryption after a rename).
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, tag: [UInt8]?) throws
     /// Sets the tags of rows written before tags existed (the schema migration that added them).

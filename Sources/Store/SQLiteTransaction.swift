@@ -325,6 +325,13 @@ struct SQLiteTransaction: StoreTransaction {
         try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(version)
     }
 
+    func deleteVersion(secretID: Int64, number: Int) throws {
+        effects.removedValues = true
+        pendingPieces.discard(secretID: secretID, number: number)
+        // Its pieces go with it (ON DELETE CASCADE).
+        try database.run("DELETE FROM secret_versions WHERE secret_id = ? AND version = ?", [secretID, number])
+    }
+
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, tag: [UInt8]?) throws {
         let chunked = payload.ciphertext.count > Self.inlineCiphertextLimit
         effects.removedValues = true

