@@ -36,6 +36,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             }
         }
         _ = XMLFields.element("Value", in: body)
+        _ = XMLFields.element(["AssumeRoleResponse", "AssumeRoleResult", "Credentials", "SecretAccessKey"], in: body)
         _ = VaultError.from(status: 404, body: body, what: "fuzz")
         bytes.withUnsafeBytes { _ = Base64Secure.decode($0) }
     case "sigv4":

@@ -48,11 +48,13 @@ public final class AssumeRoleProvider: AWSCredentialsProvider, @unchecked Sendab
             let message = XMLFields.element("Message", in: response.body).map { String(decoding: $0.unprotectedArray(), as: UTF8.self) } ?? ""
             throw AWSError(AWSError.classify(type: code, status: response.status), type: code, "sts AssumeRole \(roleARN) failed: \(code)\(message.isEmpty ? "" : ": \(message)")")
         }
-        guard let id = XMLFields.element("AccessKeyId", in: response.body), let secret = XMLFields.element("SecretAccessKey", in: response.body) else {
+        // AssumeRoleResponse > AssumeRoleResult > Credentials > AccessKeyId, SecretAccessKey, SessionToken, Expiration.
+        let field = { (name: String) in XMLFields.element(["AssumeRoleResponse", "AssumeRoleResult", "Credentials", name], in: response.body) }
+        guard let id = field("AccessKeyId"), let secret = field("SecretAccessKey") else {
             throw AWSError(.rejected, "sts AssumeRole returned no credentials")
         }
-        let expiration = XMLFields.element("Expiration", in: response.body).flatMap { try? Date(String(decoding: $0.unprotectedArray(), as: UTF8.self), strategy: .iso8601) }
+        let expiration = field("Expiration").flatMap { try? Date(String(decoding: $0.unprotectedArray(), as: UTF8.self), strategy: .iso8601) }
         return AWSCredentials(accessKeyID: String(decoding: id.unprotectedArray(), as: UTF8.self), secretAccessKey: secret,
-                              sessionToken: XMLFields.element("SessionToken", in: response.body), expiration: expiration)
+                              sessionToken: field("SessionToken"), expiration: expiration)
     }
 }

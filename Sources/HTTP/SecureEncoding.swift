@@ -1,22 +1,53 @@
 import Foundation
 import SecureMemory
 
-/// Reads an element of an AWS Query (XML) answer without copying secret ones into Swift strings.
+/// Reads an element of an AWS Query (XML) answer by its nesting, without copying secret ones into Swift strings.
 public enum XMLFields {
-    /// The text between the first `<tag>` and the `</tag>` after it, copied into a secure buffer.
-    public static func element(_ tag: String, in body: SecureBytes) -> SecureBytes? {
+    /// The text of the element at `path` (each step an element inside the one before, e.g.
+    /// `AssumeRoleResult`, `Credentials`, `SecretAccessKey`), copied into a secure buffer; nil
+    /// when a step is missing. An element of the same name elsewhere is another element.
+    public static func element(_ path: [String], in body: SecureBytes) -> SecureBytes? {
         body.withUnsafeBytes { bytes in
-            let open = Array("<\(tag)>".utf8)
-            let close = Array("</\(tag)>".utf8)
-            guard let start = find(open, in: bytes, from: 0), let end = find(close, in: bytes, from: start + open.count) else { return nil }
-            return SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[(start + open.count)..<end]))
+            var range = 0..<bytes.count
+            for tag in path {
+                guard let contentStart = openTag(tag, in: bytes, within: range),
+                      let end = find(Array("</\(tag)>".utf8), in: bytes, within: contentStart..<range.upperBound) else { return nil }
+                range = contentStart..<end
+            }
+            return SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[range]))
         }
     }
 
-    private static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard needle.count <= bytes.count, from <= bytes.count - needle.count else { return nil }
-        var index = from
-        while index <= bytes.count - needle.count {
+    /// The text of the first `<tag>` element anywhere (for error answers, whose nesting varies).
+    public static func element(_ tag: String, in body: SecureBytes) -> SecureBytes? {
+        element([tag], in: body)
+    }
+
+    /// Where the content of the first `<tag>` or `<tag attributes…>` in `range` starts.
+    private static func openTag(_ tag: String, in bytes: UnsafeRawBufferPointer, within range: Range<Int>) -> Int? {
+        let prefix = Array("<\(tag)".utf8)
+        var from = range.lowerBound
+        while let start = find(prefix, in: bytes, within: from..<range.upperBound) {
+            var index = start + prefix.count
+            guard index < range.upperBound else { return nil }
+            switch bytes[index] {
+            case UInt8(ascii: ">"):
+                return index + 1
+            case UInt8(ascii: " "), 0x09, 0x0a, 0x0d:
+                // Attributes (AWS answers carry xmlns): the content starts after the tag's '>'.
+                while index < range.upperBound, bytes[index] != UInt8(ascii: ">") { index += 1 }
+                return index < range.upperBound && bytes[index - 1] != UInt8(ascii: "/") ? index + 1 : nil
+            default:
+                from = start + 1  // a longer name that starts the same (<Credentials2>)
+            }
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in bytes: UnsafeRawBufferPointer, within range: Range<Int>) -> Int? {
+        guard needle.count <= range.count else { return nil }
+        var index = range.lowerBound
+        while index <= range.upperBound - needle.count {
             if bytes[index] == needle[0] {
                 var match = true
                 for offset in 1..<needle.count where bytes[index + offset] != needle[offset] { match = false; break }

@@ -45,5 +45,9 @@ import Testing
     @Test func xmlElementsReadWithoutFoundation() {
         let xml = SecureBytes(copying: Array("<Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s/k+</SecretAccessKey></Credentials>".utf8))
         #expect(XMLFields.element("SecretAccessKey", in: xml)?.unprotectedArray() == Array("s/k+".utf8))
+        // By nesting: a same-named element outside the path is another element.
+        let answer = SecureBytes(copying: Array("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumedRoleUser><AccessKeyId>decoy</AccessKeyId></AssumedRoleUser><AssumeRoleResult><Credentials><AccessKeyId>ASIA</AccessKeyId></Credentials></AssumeRoleResult></AssumeRoleResponse>".utf8))
+        #expect(XMLFields.element(["AssumeRoleResponse", "AssumeRoleResult", "Credentials", "AccessKeyId"], in: answer)?.unprotectedArray() == Array("ASIA".utf8))
+        #expect(XMLFields.element(["AssumeRoleResponse", "AssumeRoleResult", "Missing", "AccessKeyId"], in: answer) == nil)
     }
 }
