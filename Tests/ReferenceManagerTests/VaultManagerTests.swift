@@ -155,7 +155,7 @@ func kv2Data(_ vault: OpenBaoServer, _ path: String) throws -> [String: Any]? {
         #expect(wrongSecret.status == 0)
         let test = try fs.cli("manager", "test", "bad", allowFailure: true)
         #expect(test.status == 11)
-        #expect(test.stderr.contains("invalid role or secret ID") || test.stderr.contains("invalid secret id"), "\(test.stderr)")
+        #expect(test.stderr.contains("AppRole login failed with HTTP 400: invalid role or secret ID"), "\(test.stderr)")
     }
 
     /// KV v1 holds only the current value: an older version (here binary, the current one text)
@@ -267,8 +267,6 @@ func kv2Data(_ vault: OpenBaoServer, _ path: String) throws -> [String: Any]? {
         #expect(denied.stderr.contains("policy does not allow") && denied.stderr.contains("permission denied"), "\(denied.stderr)")
         #expect(denied.stderr.split(separator: "\n").count == 1, "\(denied.stderr)")
         // No such value; no such engine; no such namespace.
-        let missing = try other.cli("secret", "link", "payments/prod/x", "--manager", "vault", "--remote", "no/such", allowFailure: true)
-        #expect(missing.stderr.contains("does not exist") || missing.stderr.contains("policy does not allow"), "\(missing.stderr)")
         let rootFS = try vaultState(vault, [])
         let value = try rootFS.cli("secret", "link", "payments/prod/x", "--manager", "vault", "--remote", "no/such", allowFailure: true)
         #expect(value.status == 11 && value.stderr.contains("does not exist"), "\(value.stderr)")
@@ -277,7 +275,7 @@ func kv2Data(_ vault: OpenBaoServer, _ path: String) throws -> [String: Any]? {
         #expect(engine.status == 11 && engine.stderr.contains("no such engine or namespace"), "\(engine.stderr)")
         try rootFS.cli("manager", "add", "vault", "nons", "--url", vault.url, "--namespace", "nowhere", "--token-file", "-", stdin: vault.rootToken)
         let namespace = try rootFS.cli("secret", "link", "payments/prod/z", "--manager", "nons", "--remote", "a/b", allowFailure: true)
-        #expect(namespace.status == 11 && (namespace.stderr.contains("no such engine or namespace") || namespace.stderr.contains("rejected the token")), "\(namespace.stderr)")
+        #expect(namespace.status == 11 && namespace.stderr.contains("no such engine or namespace") && namespace.stderr.contains("namespace not found"), "\(namespace.stderr)")
         // Sealed.
         try vault.seal()
         let sealed = try rootFS.cli("manager", "test", "vault", allowFailure: true)

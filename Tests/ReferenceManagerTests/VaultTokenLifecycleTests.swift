@@ -49,6 +49,24 @@ import Testing
         #expect(try vault.api("GET", "auth/token/lookup-self", token: token).status == 200, "the token expired")
     }
 
+    /// A token that cannot be renewed is said so once, clearly, with when it expires.
+    @Test func aTokenThatCannotBeRenewedIsLoggedOnce() throws {
+        let vault = try OpenBaoServer()
+        try vault.putPolicy("secretfs", OpenBaoServer.kvPolicy)
+        let token = try vault.token(["policies": ["secretfs"], "ttl": "3s", "renewable": false])
+        let fs = try vaultState(vault, ["--cache-ttl", "0"], credential: token)
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "v")
+        try fs.cli("secret", "set", "payments/prod/later", stdin: "w")
+        try fs.mount()
+        #expect(POSIX.read(fs.path("payments/prod/k")) == .success(Array("v".utf8)))
+        usleep(4_000_000)
+        // Expired now: a first read (nothing in the kernel's cache) fails, and the log says why.
+        #expect(POSIX.read(fs.path("payments/prod/later")) == .failure(.EIO))
+        try fs.stop()
+        #expect(fs.daemonLog.components(separatedBy: "the Vault token is not renewable; it expires at").count == 2, "\(fs.daemonLog)")
+        #expect(fs.daemonLog.contains("rejected the token (invalid, expired or revoked)"), "\(fs.daemonLog)")
+    }
+
     /// A token that reaches its max TTL is replaced by one AppRole login, before it dies.
     @Test func theMaxTTLEndsRenewalWithOneLogin() throws {
         let vault = try OpenBaoServer()
