@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
         .target(name: "Vault", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Google", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
 
 
 
@@ -46,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Managers", dependencies: [
-            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault",
+            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault", "Google",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSMount", dependencies: [

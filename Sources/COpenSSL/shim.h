@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/bio.h>
 
 // EVP_CIPHER_CTX_ctrl's tag calls take void*; keep them typed here. Reading the tag passes an output buffer through void*.
 static inline int secretfs_gcm_get_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int len) {

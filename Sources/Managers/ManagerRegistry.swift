@@ -1,5 +1,6 @@
 import AWS
 import Foundation
+import Google
 import HTTP
 import Logging
 import SecretCore
@@ -59,6 +60,24 @@ public final class ManagerRegistry: ManagerProvider {
             let endpoint = AWSEndpoint.resolve(service: "kms", region: config.region, configured: descriptor.config["endpoint"])
             let kms = KMSClient(http: http, endpoint: endpoint, credentials: try credentialsProvider(descriptor, config), timeout: config.requestTimeout)
             return AWSKMSManager(descriptor: descriptor, kms: kms, keyARN: config.keyARN ?? "")
+        case .gcpKMS:
+            let config = descriptor.config
+            let timeout = Double(config["request-timeout"] ?? "") ?? 10
+            let source: any GoogleAccessTokenSource
+            if config["credentials"] == "metadata" {
+                source = MetadataServerTokenSource(base: config["metadata-endpoint"].flatMap(URL.init(string:)), http: http, timeout: timeout)
+            } else {
+                let stored = try descriptor.sealedCredentials.map { try sealer.open($0, for: descriptor.name) } ?? [:]
+                guard let json = stored["service-account"] else { throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no stored service-account key") }
+                do {
+                    source = try ServiceAccountTokenSource(key: try ServiceAccountKey(json: json), tokenEndpoint: config["token-endpoint"].flatMap(URL.init(string:)), http: http, timeout: timeout)
+                } catch let error as GoogleError {
+                    throw SecretError(.corruptStore, "manager '\(descriptor.name)': \(error.description)")
+                }
+            }
+            let kms = CloudKMSClient(http: http, endpoint: config["endpoint"].flatMap(URL.init(string:)),
+                                     tokens: GoogleAccessTokens(source: source, waitLimit: timeout + 1), timeout: timeout)
+            return GCPKMSManager(descriptor: descriptor, kms: kms, keyName: GCPKMSManager.keyName(config))
         case .awsSecretsManager:
             let config = try AWSManagerConfig(descriptor)
             let endpoint = AWSEndpoint.resolve(service: "secretsmanager", region: config.region, configured: descriptor.config["endpoint"])
@@ -107,6 +126,14 @@ public final class ManagerRegistry: ManagerProvider {
         case .awsKMS, .awsSecretsManager:
             problems = [("endpoint", config["endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
                         ("sts-endpoint", config["sts-endpoint"].flatMap(ManagerSettingChecks.urlProblem))]
+        case .gcpKMS:
+            problems = [("endpoint", config["endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
+                        ("token-endpoint", config["token-endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
+                        ("metadata-endpoint", config["metadata-endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
+                        ("project", ManagerSettingChecks.gcpNameProblem(config["project"] ?? "", what: "project")),
+                        ("region", ManagerSettingChecks.gcpNameProblem(config["region"] ?? "", what: "region")),
+                        ("key-ring", ManagerSettingChecks.gcpNameProblem(config["key-ring"] ?? "", what: "key ring")),
+                        ("key", ManagerSettingChecks.gcpNameProblem(config["key"] ?? "", what: "key"))]
         case .vault:
             problems = [("url", config["url"].flatMap(ManagerSettingChecks.urlProblem)),
                         ("engine", trimmed("engine").flatMap { ManagerSettingChecks.pathProblem($0) }),

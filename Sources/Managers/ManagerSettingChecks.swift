@@ -67,6 +67,18 @@ public enum ManagerSettingChecks {
         return nil
     }
 
+    /// Why `text` is not a Google Cloud resource ID of kind `what` (project, region, key ring,
+    /// key), or nil: 1-63 of `A-Z a-z 0-9 _ -` (a project may also hold the `.` and `:` of a
+    /// domain-scoped ID), so it cannot change the request's path.
+    public static func gcpNameProblem(_ text: String, what: String) -> String? {
+        let extra: [UInt8] = what == "project" ? [UInt8(ascii: "."), UInt8(ascii: ":")] : []
+        guard (1...63).contains(text.utf8.count),
+              text.utf8.allSatisfy({ isLetterOrDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || extra.contains($0) }) else {
+            return "a Google Cloud \(what) ID is 1-63 letters, digits, '_' and '-'\(extra.isEmpty ? "" : " (and '.' and ':' for a domain-scoped project)")"
+        }
+        return nil
+    }
+
     /// Why `text` is not an AWS access key ID, or nil: 1-128 ASCII letters and digits.
     public static func accessKeyIDProblem(_ text: String) -> String? {
         guard (1...128).contains(text.utf8.count), text.utf8.allSatisfy({ isLetterOrDigit($0) }) else {

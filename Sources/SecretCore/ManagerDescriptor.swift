@@ -6,6 +6,8 @@ public enum ManagerType: String, Sendable, CaseIterable, Codable {
     case builtin
     /// AWS KMS envelope encryption: key in KMS, ciphertext and wrapped key in our database.
     case awsKMS = "aws-kms"
+    /// Google Cloud KMS envelope encryption: key in Cloud KMS, ciphertext and wrapped key in our database.
+    case gcpKMS = "gcp-kms"
     /// AWS Secrets Manager holds the value; we keep a reference.
     case awsSecretsManager = "aws-secrets-manager"
     /// HashiCorp Vault holds the value; we keep a reference.

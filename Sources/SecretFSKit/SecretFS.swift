@@ -7,6 +7,7 @@ import Logging
 @_exported import struct Managers.AWSManagerConfig
 @_exported import enum Managers.AWSCredentialType
 @_exported import enum Managers.ManagerSettingChecks
+@_exported import enum Managers.GCPKMSCredentials
 import Managers
 import SecretCore
 import SecureMemory
