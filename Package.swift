@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
+        .testTarget(name: "GoogleTests", dependencies: ["Google", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -124,18 +124,18 @@ public final class ManagerRegistry: ManagerProvider {
         case .builtin:
             break
         case .awsKMS, .awsSecretsManager:
-            problems = [("endpoint", config["endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
-                        ("sts-endpoint", config["sts-endpoint"].flatMap(ManagerSettingChecks.urlProblem))]
+            problems = [("endpoint", config["endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
+                        ("sts-endpoint", config["sts-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) })]
         case .gcpKMS:
-            problems = [("endpoint", config["endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
-                        ("token-endpoint", config["token-endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
-                        ("metadata-endpoint", config["metadata-endpoint"].flatMap(ManagerSettingChecks.urlProblem)),
+            problems = [("endpoint", config["endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
+                        ("token-endpoint", config["token-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0, allowingPath: true) }),
+                        ("metadata-endpoint", config["metadata-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
                         ("project", ManagerSettingChecks.gcpNameProblem(config["project"] ?? "", what: "project")),
                         ("region", ManagerSettingChecks.gcpNameProblem(config["region"] ?? "", what: "region")),
                         ("key-ring", ManagerSettingChecks.gcpNameProblem(config["key-ring"] ?? "", what: "key ring")),
                         ("key", ManagerSettingChecks.gcpNameProblem(config["key"] ?? "", what: "key"))]
         case .vault:
-            problems = [("url", config["url"].flatMap(ManagerSettingChecks.urlProblem)),
+            problems = [("url", config["url"].flatMap { ManagerSettingChecks.urlProblem($0) }),
                         ("engine", trimmed("engine").flatMap { ManagerSettingChecks.pathProblem($0) }),
                         ("base-path", trimmed("base-path").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),
                         ("namespace", trimmed("namespace").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),

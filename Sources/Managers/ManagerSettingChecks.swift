@@ -11,7 +11,10 @@ public enum ManagerSettingChecks {
     /// Why `text` is not a service base URL, or nil: `http` or `https`, a host name, IPv4 or
     /// bracketed IPv6 address, an optional port 1-65535, no user name or password, no query or
     /// fragment, and no path but an optional `/` (secretfs adds the API's paths itself).
-    public static func urlProblem(_ text: String) -> String? {
+    ///
+    /// With `allowingPath`, a path of segments (see `pathProblem`) is allowed, for endpoints that
+    /// are a whole URL (an OAuth2 token endpoint).
+    public static func urlProblem(_ text: String, allowingPath: Bool = false) -> String? {
         guard isVisibleASCII(text.utf8) else { return "it contains spaces, line breaks or other characters a URL cannot hold" }
         let lowered = text.lowercased()
         guard let scheme = ["http://", "https://"].first(where: { lowered.hasPrefix($0) }) else { return "use http:// or https://" }
@@ -48,6 +51,9 @@ public enum ManagerSettingChecks {
             guard (1...5).contains(port.count), port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), let number = Int(port), (1...65535).contains(number) else {
                 return "its port must be a number from 1 to 65535"
             }
+        }
+        if allowingPath, path.count > 1 {
+            return pathProblem(String(path.dropFirst())).map { "its path: \($0)" }
         }
         guard path.isEmpty || path == "/" else { return "it must not have a path (give only scheme, host and port)" }
         return nil

@@ -32,7 +32,9 @@ extension ManagerCommand {
                     if let problem = ManagerSettingChecks.gcpNameProblem(value, what: what) { throw SecretError(.invalidArgument, "invalid \(option): \(problem)") }
                 }
                 for (option, value) in [("--endpoint", endpoint), ("--token-endpoint", tokenEndpoint), ("--metadata-endpoint", metadataEndpoint)] {
-                    if let value, let problem = ManagerSettingChecks.urlProblem(value) { throw SecretError(.invalidArgument, "invalid \(option): \(problem)") }
+                    if let value, let problem = ManagerSettingChecks.urlProblem(value, allowingPath: option == "--token-endpoint") {
+                        throw SecretError(.invalidArgument, "invalid \(option): \(problem)")
+                    }
                 }
                 guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
                 guard (credentialsFile == nil) != (credentials == nil) else {

@@ -276,3 +276,74 @@ public final class OpenBaoServer: @unchecked Sendable {
         unlink(logPath)
     }
 }
+
+/// The Google OAuth2 + Cloud KMS stand-in (`gcp_kms_standin.py`) on a loopback port, with a
+/// freshly made service account whose public key it checks JWT signatures with.
+public final class GCPKMSStandIn: @unchecked Sendable {
+    /// Base URL (the KMS endpoint, the token endpoint at `/token`, the metadata server).
+    public let url: String
+    /// The service account's email.
+    public let clientEmail = "secretfs-test@secretfs-test.iam.gserviceaccount.com"
+    /// The key's settings.
+    public let project = "secretfs-test", location = "global", keyRing = "ring", key = "key"
+    /// The service account's JSON key file, as the console downloads it.
+    public let serviceAccountJSON: String
+    private let process: ChildProcess
+    private let directory: String
+
+    /// Makes an RSA key with openssl and starts the stand-in.
+    public init() throws {
+        directory = NSTemporaryDirectory() + "gcp-standin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let privatePath = "\(directory)/key.pem", publicPath = "\(directory)/public.pem"
+        let made = try runProgram("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", privatePath])
+        guard made.status == 0, try runProgram("/usr/bin/openssl", ["pkey", "-in", privatePath, "-pubout", "-out", publicPath]).status == 0 else {
+            throw TestFailure("openssl could not make an RSA key: \(made.stderr)")
+        }
+        let keyID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        for _ in 0..<5 {
+            let port = Int.random(in: 30_000..<40_000)
+            let base = "http://127.0.0.1:\(port)"
+            let started = try ChildProcess(try Fixtures.executable("python3"),
+                                           [Fixtures.path("tied_to_parent.py"), try Fixtures.executable("python3"), Fixtures.path("gcp_kms_standin.py"), String(port), publicPath,
+                                            clientEmail, keyID, project, location, keyRing, key],
+                                           environment: ProcessInfo.processInfo.environment, stdin: null, stdout: null, stderr: null)
+            let deadline = Date().addingTimeInterval(15)
+            while !Fixtures.canConnect(port: port) && !started.hasExited && Date() < deadline { usleep(50_000) }
+            if Fixtures.canConnect(port: port), !started.hasExited {
+                url = base
+                process = started
+                let pem = try String(contentsOfFile: privatePath, encoding: .utf8)
+                serviceAccountJSON = OpenBaoServer.json(["type": "service_account", "project_id": project, "private_key_id": keyID, "private_key": pem,
+                                                         "client_email": clientEmail, "token_uri": "https://oauth2.googleapis.com/token"])
+                return
+            }
+            kill(started.pid, SIGKILL)
+            _ = try? started.wait(timeout: 5)
+        }
+        throw TestFailure("the Cloud KMS stand-in did not start")
+    }
+
+    /// The arguments of `manager add gcp-kms` for this stand-in (the key file from standard input).
+    public var managerArguments: [String] {
+        ["--project", project, "--region", location, "--key-ring", keyRing, "--key", key, "--credentials-file", "-",
+         "--endpoint", url, "--token-endpoint", "\(url)/token"]
+    }
+
+    /// Calls a `/_test/…` control endpoint (POST with settings, or GET stats).
+    @discardableResult
+    public func control(_ path: String, _ settings: [String: Any]? = nil) throws -> [String: Any] {
+        var arguments = ["-s", "\(url)/_test/\(path)"]
+        if let settings { arguments += ["-X", "POST", "--data-binary", OpenBaoServer.json(settings)] }
+        let result = try runProgram("/usr/bin/curl", arguments)
+        return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+    }
+
+    deinit {
+        kill(process.pid, SIGKILL)
+        _ = try? process.wait(timeout: 5)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
