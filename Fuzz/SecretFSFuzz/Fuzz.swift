@@ -9,6 +9,7 @@ import SecretFSKit
 import SecureMemory
 import Store
 import Vault
+import Google
 
 /// The parser the current run feeds, read once from the environment.
 let fuzzTarget: String = ProcessInfo.processInfo.environment["SECRETFS_FUZZ_TARGET"] ?? "json"
@@ -38,6 +39,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = XMLFields.element("Value", in: body)
         _ = XMLFields.element(["AssumeRoleResponse", "AssumeRoleResult", "Credentials", "SecretAccessKey"], in: body)
         _ = VaultError.from(status: 404, body: body, what: "fuzz")
+        _ = GoogleError.from(status: 400, body: body, what: "fuzz")
+        _ = try? ServiceAccountKey(json: body)
         bytes.withUnsafeBytes { _ = Base64Secure.decode($0) }
     case "sigv4":
         // First line the URL, the rest "name: value" headers, as a remote endpoint setting might give.
