@@ -59,12 +59,23 @@ public final class Database {
 
     /// Runs `sql` with `parameters` and returns every row.
     public func query(_ sql: String, _ parameters: [SQLiteBindable] = []) throws -> [Row] {
+        try query(sql, parameters) { $0 }
+    }
+
+    /// Runs `sql` with `parameters` and returns every row as `transform` decodes it, each row
+    /// decoded as soon as it is stepped.
+    ///
+    /// Only one `Row` exists at a time, instead of every row's values beside the decoded results:
+    /// a listing of a thousand secrets was a megabyte of row values for a moment, and a process
+    /// with all its memory locked never hands freed heap pages back (`madvise` refuses locked
+    /// pages), so every such moment stays resident for good.
+    public func query<T>(_ sql: String, _ parameters: [SQLiteBindable] = [], decoding transform: (Row) throws -> T) throws -> [T] {
         let statement = try self.statement(sql)
         defer { statement.reset() }
         try statement.bind(parameters)
-        var rows: [Row] = []
-        while try statement.step() { rows.append(statement.row()) }
-        return rows
+        var results: [T] = []
+        while try statement.step() { results.append(try transform(statement.row())) }
+        return results
     }
 
     /// Runs `sql` with `parameters`, returning the first row if any.

@@ -261,7 +261,11 @@ public final class SecretService: Sendable {
     public func secrets(matching filter: ScopeFilter = ScopeFilter()) throws -> [SecretSummary] {
         try store.read { tx in
             try Self.requireScope(tx, filter)
-            return try tx.secrets(matching: filter).map(verified)
+            // Checked in place rather than mapped into a second array: a large environment's
+            // listing (every directory read of the mount) is then held once, not twice.
+            var secrets = try tx.secrets(matching: filter)
+            for index in secrets.indices { secrets[index] = verified(secrets[index]) }
+            return secrets
         }
     }
 

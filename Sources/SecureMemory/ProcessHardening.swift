@@ -26,14 +26,21 @@ public enum ProcessHardening {
         return true
     }
 
-    /// Makes glibc return large buffers to the system when they are freed, and caps its arenas.
+    /// Makes glibc return large buffers to the system when they are freed, and keeps one arena.
     ///
     /// By default glibc raises its mmap threshold after freeing a large block, so later multi-MiB
     /// buffers (whole secrets) come from arenas that keep them; with many FUSE threads that
     /// multiplies the peak footprint. The fixed threshold sits above SQLite's 256 KiB records (a
     /// stored piece of a large ciphertext), and the heap keeps up to 2 MiB free at its top, so a
     /// record buffer allocated for every piece reuses warm pages instead of mapping and faulting
-    /// in new ones; the coherence thread's periodic `returnFreeMemory` still hands the rest back.
+    /// in new ones; the coherence thread's periodic `returnFreeMemory` hands back what it can.
+    ///
+    /// One arena, not one per thread or two: in a process that locked its memory (`lockAllMemory`)
+    /// the kernel refuses to discard locked pages (`madvise` fails with `EINVAL`), so free heap
+    /// pages are never handed back, except at the top of the main heap, which `malloc_trim`
+    /// shrinks with `sbrk`. Each arena then keeps its own high-water mark resident for good; a
+    /// second arena held 1-4 MiB of the daemon's heap at rest, most of it free. Threads keep
+    /// their own caches of small blocks (tcache), so they seldom wait for the arena's lock.
     /// `mallopt` is not in Swift's Glibc module, hence `dlsym`.
     @discardableResult
     public static func tuneAllocator() -> Bool {
@@ -42,11 +49,14 @@ public enum ProcessHardening {
         let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
         // M_ARENA_MAX, M_MMAP_THRESHOLD and M_TRIM_THRESHOLD from <malloc.h>.
         let arenaMax: Int32 = -8, mmapThreshold: Int32 = -3, trimThreshold: Int32 = -1
-        return mallopt(arenaMax, 2) == 1 && mallopt(mmapThreshold, 512 * 1024) == 1 && mallopt(trimThreshold, 2 * 1024 * 1024) == 1
+        return mallopt(arenaMax, 1) == 1 && mallopt(mmapThreshold, 512 * 1024) == 1 && mallopt(trimThreshold, 2 * 1024 * 1024) == 1
     }
 
     /// Returns the allocator's free memory to the system (glibc `malloc_trim`), so a burst of large
     /// buffers does not stay resident. Safe to call from any thread.
+    ///
+    /// Once all memory is locked, only the free space at the top of the main heap goes back; free
+    /// blocks below live data stay resident (see `tuneAllocator`).
     public static func returnFreeMemory() {
         // <malloc.h> is not part of Swift's Glibc module; look the function up as tuneAllocator does mallopt.
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }

@@ -210,16 +210,16 @@ struct SQLiteTransaction: StoreTransaction {
         let order = " ORDER BY a.name, e.name, s.name"
         switch (filter.application, filter.environment) {
         case (let app?, let env?):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND \(state)\(order)", [app.rawValue, env.rawValue]).map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND e.name = ? AND \(state)\(order)", [app.rawValue, env.rawValue], decoding: RowDecoding.secret)
         case (let app?, nil):
-            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND \(state)\(order)", [app.rawValue]).map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE a.name = ? AND \(state)\(order)", [app.rawValue], decoding: RowDecoding.secret)
         default:
-            return try database.query("\(Self.secretColumns) WHERE \(state)\(order)").map(RowDecoding.secret)
+            return try database.query("\(Self.secretColumns) WHERE \(state)\(order)", decoding: RowDecoding.secret)
         }
     }
 
     func expiredDeletions(at time: Date) throws -> [SecretSummary] {
-        try database.query("\(Self.secretColumns) WHERE s.purge_at IS NOT NULL AND s.purge_at <= ? ORDER BY s.purge_at, s.id", [time.storeMilliseconds]).map(RowDecoding.secret)
+        try database.query("\(Self.secretColumns) WHERE s.purge_at IS NOT NULL AND s.purge_at <= ? ORDER BY s.purge_at, s.id", [time.storeMilliseconds], decoding: RowDecoding.secret)
     }
 
     func secret(at path: SecretPath) throws -> SecretSummary? {
