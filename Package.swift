@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "SecureMemory"]),
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
         .target(name: "Vault", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Azure", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
 
 
 
@@ -81,6 +82,7 @@ let package = Package(
         .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
+        .testTarget(name: "AzureTests", dependencies: ["Azure", "HTTP", "SecureMemory"]),
     ],
     swiftLanguageModes: [.v6]
 )
