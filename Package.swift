@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Managers", dependencies: [
-            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault",
+            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault", "Azure",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSMount", dependencies: [

@@ -7,6 +7,8 @@ import Logging
 @_exported import struct Managers.AWSManagerConfig
 @_exported import enum Managers.AWSCredentialType
 @_exported import enum Managers.ManagerSettingChecks
+@_exported import struct Managers.AzureManagerConfig
+@_exported import enum Managers.AzureCredentialType
 import Managers
 import SecretCore
 import SecureMemory
