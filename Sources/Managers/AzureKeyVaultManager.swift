@@ -210,8 +210,6 @@ final class AzureKeyVaultManager: SecretsManager {
                 throw SecretError(.managerUnavailable, "manager '\(name)': the Key Vault secret of \(subject) does not exist: \(error.description)", cause: error)
             case .tooLarge:
                 throw SecretError(.tooLarge, "manager '\(name)': value too large for Key Vault: \(error.description)", cause: error)
-            case .badRequest where error.code == nil:
-                throw SecretError(.invalidArgument, "manager '\(name)': \(error.description)", cause: error)
             default:
                 throw SecretError(.managerUnavailable, "manager '\(name)': \(error.description)", cause: error)
             }

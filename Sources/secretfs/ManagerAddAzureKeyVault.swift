@@ -45,8 +45,9 @@ extension ManagerCommand {
 
         /// The checked plain settings. Everything here reaches a URL: checked strictly, never echoed (it may hold line breaks).
         func settings() throws -> [String: String] {
-            guard AzureManagerConfig.environmentNames.contains(environment) else {
-                throw SecretError(.invalidArgument, "--environment must be \(AzureManagerConfig.environmentNames.joined(separator: ", ").replacingOccurrences(of: ", AzureChinaCloud", with: " or AzureChinaCloud"))")
+            let environments = AzureManagerConfig.environmentNames
+            guard environments.contains(environment) else {
+                throw SecretError(.invalidArgument, "--environment must be \(environments.dropLast().joined(separator: ", ")) or \(environments.last!)")
             }
             var config = ["environment": environment, "request-timeout": String(requestTimeout)]
             switch (vaultName, vaultUrl) {
