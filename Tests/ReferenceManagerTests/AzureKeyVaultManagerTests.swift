@@ -58,7 +58,18 @@ func timed(_ body: () throws -> Void) rethrows -> TimeInterval {
         #expect(POSIX.read(fs.path("payments/prod/tls_cert.pem")) == .success(Array("lower".utf8)))
         #expect(POSIX.read(fs.path("payments/prod/tls.cert.pem")) == .success(Array("dotted".utf8)))
         #expect(POSIX.read(fs.path("payments/prod/db-password")) == .success(Array("\(marker)-2".utf8)))
+        // A rename writes every version under the new name and deletes the old Key Vault secret.
+        #expect(rename(fs.path("payments/prod/db-password"), fs.path("payments/prod/db.password")) == 0)
+        #expect(POSIX.read(fs.path("payments/prod/db.password")) == .success(Array("\(marker)-2".utf8)))
+        // A name whose Key Vault form is over 127 characters: the commit fails (EIO, as every failed
+        // commit but a refusal) and nothing is stored.
+        let long = "payments/prod/" + String(repeating: "Q", count: 60)
+        #expect(POSIX.write(fs.path(long), Array("x".utf8)) == .EIO)
         try fs.stop()
+        #expect(try azure.secret("sfs-0payments-0prod-0db--password")?["state"] as? String == "deleted")
+        #expect(try !fs.cli("secret", "list", "--json").output.contains(String(repeating: "Q", count: 60)), "a secret was stored under the long name")
+        #expect(try azure.versions("sfs-0payments-0prod-0db-1password").map { $0["value"] as? String } == ["\(marker) \"quoted\"\nline", "\(marker)-2"])
+        #expect(try fs.cli("secret", "get", "payments/prod/db.password", "--version", "1").output == "\(marker) \"quoted\"\nline")
         #expect(try azure.versions("sfs-0payments-0prod-0-t-l-s-2cert-1pem").first?["value"] as? String == "upper")
         #expect(try azure.versions("sfs-0payments-0prod-0tls-2cert-1pem").first?["value"] as? String == "lower")
         #expect(try azure.versions("sfs-0payments-0prod-0tls-1cert-1pem").first?["value"] as? String == "dotted")
