@@ -24,6 +24,7 @@ public struct AzureError: Error, CustomStringConvertible, Sendable {
         case throttled
         /// No answer, a timeout, HTTP 5xx after the retries, or the breaker is open.
         case unreachable
+        /// Anything else, such as an answer that is not the JSON Azure sends.
         case other
     }
 

@@ -89,14 +89,16 @@ public final class KeyVaultClient: Sendable {
         guard answer.status == 200 else { throw AzureError.from(status: answer.status, body: answer.body, what: what) }
     }
 
-    /// `GET /secrets?maxresults=1`: a cheap authenticated call that needs the list permission.
-    public func listOne() throws {
-        let what = "Key Vault list of secrets"
-        let answer = try request("GET", "secrets", query: "maxresults=1", what: what)
-        guard answer.status == 200 else { throw AzureError.from(status: answer.status, body: answer.body, what: what) }
-        _ = try reading(answer.body, what) { document in
-            guard document.kind("value") == .array else { throw AzureError(kind: .other, description: "\(what) answered without a value list") }
-        }
+    /// The name `checkAccess` asks for; no secretfs secret maps onto it (theirs hold `-0` twice, for the `/` of APP/ENV/NAME).
+    public static let probeName = "secretfs-probe"
+
+    /// `GET /secrets/secretfs-probe`: checks the token, the vault and the get permission, changing
+    /// nothing. Key Vault answers 404 (or 200, should such a secret exist) to an identity that may
+    /// get secrets, and 403 to one that may not.
+    public func checkAccess() throws {
+        let what = "Key Vault get of \(Self.probeName) (an access check)"
+        let answer = try request("GET", "secrets/\(Self.probeName)", what: what)
+        guard answer.status == 200 || answer.status == 404 else { throw AzureError.from(status: answer.status, body: answer.body, what: what) }
     }
 
     // MARK: Sending

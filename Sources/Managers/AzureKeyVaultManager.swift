@@ -179,13 +179,13 @@ final class AzureKeyVaultManager: SecretsManager {
         RemoteReference.of(payload).flatMap { cache.fetchedAt($0.stored) }
     }
 
-    /// Gets a token and lists one secret: the credentials, the vault and the list permission.
+    /// Gets a token and asks for a secret that is not there: the credentials, the vault and the get permission.
     func test() throws {
-        try call("the manager test") { try client.listOne() }
+        try call("the manager test") { try client.checkAccess() }
     }
 
     func checkReachable() throws {
-        try call("a reachability check") { try client.listOne() }
+        try call("a reachability check") { try client.checkAccess() }
     }
 
     /// The characters Key Vault counts in a UTF-8 value: every byte that does not continue a sequence.

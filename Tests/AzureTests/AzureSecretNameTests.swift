@@ -44,6 +44,12 @@ import Testing
         }
     }
 
+    /// The access check asks for a name that no secret of ours can have.
+    @Test func theProbeNameIsNoSecretfsSecret() {
+        #expect(AzureSecretName.isValid(KeyVaultClient.probeName))
+        #expect(AzureSecretName.decode(KeyVaultClient.probeName).map { $0.split(separator: "/").count } ?? 0 < 3)
+    }
+
     @Test func namesThatAreNotOursAreRefused() {
         #expect(AzureSecretName.encode("") == nil)
         #expect(AzureSecretName.encode("a b") == nil)
