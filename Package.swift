@@ -93,7 +93,7 @@ if Context.environment["SECRETFS_FUZZ"] == "1" {
     package.products.append(.executable(name: "secretfs-fuzz", targets: ["SecretFSFuzz"]))
     package.targets.append(.executableTarget(
         name: "SecretFSFuzz",
-        dependencies: ["AWS", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault"],
+        dependencies: ["AWS", "Azure", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault"],
         path: "Fuzz/SecretFSFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     ))
