@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "AWS", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
         .target(name: "Vault", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Google", dependencies: ["HTTP", "Crypto", "SecureMemory"]),
+        .target(name: "Azure", dependencies: ["HTTP", "SecureMemory", .product(name: "Logging", package: "swift-log")]),
 
 
 
@@ -47,7 +48,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Managers", dependencies: [
-            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault", "Google",
+            "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault", "Google", "Azure",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSMount", dependencies: [
@@ -83,6 +84,7 @@ let package = Package(
         .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "GoogleTests", dependencies: ["Google", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
+        .testTarget(name: "AzureTests", dependencies: ["Azure", "HTTP", "SecureMemory"]),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -93,7 +95,7 @@ if Context.environment["SECRETFS_FUZZ"] == "1" {
     package.products.append(.executable(name: "secretfs-fuzz", targets: ["SecretFSFuzz"]))
     package.targets.append(.executableTarget(
         name: "SecretFSFuzz",
-        dependencies: ["AWS", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault", "Google"],
+        dependencies: ["AWS", "Azure", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault", "Google"],
         path: "Fuzz/SecretFSFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     ))

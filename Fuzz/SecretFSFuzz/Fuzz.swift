@@ -1,6 +1,7 @@
 // libFuzzer entry point for the parsers of outside data. The target is chosen by
 // SECRETFS_FUZZ_TARGET so one binary serves every parser (one build, one link).
 import AWS
+import Azure
 import Foundation
 import HTTP
 import Managers
@@ -41,6 +42,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = VaultError.from(status: 404, body: body, what: "fuzz")
         _ = GoogleError.from(status: 400, body: body, what: "fuzz")
         _ = try? ServiceAccountKey(json: body)
+        _ = AzureError.from(status: 409, body: body, what: "fuzz")
+        _ = AzureError.from(status: 401, body: body, what: "fuzz", tokenRequest: true)
         bytes.withUnsafeBytes { _ = Base64Secure.decode($0) }
     case "sigv4":
         // First line the URL, the rest "name: value" headers, as a remote endpoint setting might give.
@@ -69,6 +72,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         _ = try? ResourceName(text)
         _ = try? SecretPath(parsing: text)
         _ = try? RemoteReference(parsing: text)
+        // Key Vault names: a name that decodes must encode back to itself, lower-cased.
+        if let decoded = AzureSecretName.decode(text), AzureSecretName.encode(decoded) != text.lowercased() {
+            fatalError("Key Vault name mapping is not reversible")
+        }
+        if let encoded = AzureSecretName.encode(text), AzureSecretName.decode(encoded) != text {
+            fatalError("Key Vault name mapping is not reversible")
+        }
         _ = try? EnvironmentType(parsing: text)
     case "rows":
         fuzzRow(bytes)

@@ -1,4 +1,5 @@
 import AWS
+import Azure
 import Foundation
 import Google
 import HTTP
@@ -103,6 +104,24 @@ public final class ManagerRegistry: ManagerProvider {
                                      maximumResponseSize: VaultClient.responseLimit(forValuesUpTo: maximumValueSize),
                                      logger: managerLogger(descriptor))
             return VaultManager(descriptor: descriptor, client: client, logger: logger)
+        case .azureKeyVault:
+            let config = try AzureManagerConfig(descriptor)
+            let credential: AzureCredential
+            switch config.credentials {
+            case .clientSecret:
+                let stored = try descriptor.sealedCredentials.map { try sealer.open($0, for: descriptor.name) } ?? [:]
+                guard let tenantID = config.tenantID, let clientID = config.clientID, let secret = stored["client-secret"] else {
+                    throw SecretError(.corruptStore, "manager '\(descriptor.name)' has no stored tenant, client ID or client secret")
+                }
+                credential = .clientSecret(tenantID: tenantID, clientID: clientID, secret: secret)
+            case .managedIdentity:
+                credential = .managedIdentity(clientID: config.clientID)
+            }
+            let logger = managerLogger(descriptor)
+            let tokens = AzureTokenSource(http: http, cloud: config.cloud, credential: credential, loginEndpoint: config.loginEndpoint,
+                                          metadataEndpoint: config.metadataEndpoint, timeout: config.requestTimeout, logger: logger)
+            let client = KeyVaultClient(http: http, vaultURL: config.vaultURL, tokens: tokens, timeout: config.requestTimeout, logger: logger)
+            return AzureKeyVaultManager(descriptor: descriptor, client: client, prefix: config.prefix, purgeOnDelete: config.purgeOnDelete, logger: logger)
         }
     }
 
@@ -140,6 +159,8 @@ public final class ManagerRegistry: ManagerProvider {
                         ("base-path", trimmed("base-path").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),
                         ("namespace", trimmed("namespace").flatMap { ManagerSettingChecks.pathProblem($0, allowEmpty: true) }),
                         ("approle-role-id", config["approle-role-id"].flatMap { ManagerSettingChecks.tokenProblem($0) })]
+        case .azureKeyVault:
+            problems = AzureManagerConfig.storedProblems(config).map { ($0.0, $0.1) }
         }
         if let (key, problem) = problems.first(where: { $0.1 != nil }) {
             throw SecretError(.corruptStore, "manager '\(descriptor.name)' has an invalid stored \(key) setting: \(problem!)")

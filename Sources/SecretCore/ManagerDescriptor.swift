@@ -12,6 +12,8 @@ public enum ManagerType: String, Sendable, CaseIterable, Codable {
     case awsSecretsManager = "aws-secrets-manager"
     /// HashiCorp Vault holds the value; we keep a reference.
     case vault
+    /// Azure Key Vault holds the value; we keep a reference.
+    case azureKeyVault = "azure-key-vault"
 }
 
 /// A configured secrets manager as the store keeps it.

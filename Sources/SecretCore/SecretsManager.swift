@@ -88,7 +88,7 @@ extension SecretsManager {
 
     /// Only managers that hold values can link to existing ones.
     public func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
-        throw SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no values to link to; use an aws-secrets-manager or vault manager")
+        throw SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no values to link to; use an aws-secrets-manager, vault or azure-key-vault manager")
     }
 
     /// Envelope managers fetch nothing.

@@ -8,6 +8,8 @@ import Logging
 @_exported import enum Managers.AWSCredentialType
 @_exported import enum Managers.ManagerSettingChecks
 @_exported import enum Managers.GCPKMSCredentials
+@_exported import struct Managers.AzureManagerConfig
+@_exported import enum Managers.AzureCredentialType
 import Managers
 import SecretCore
 import SecureMemory

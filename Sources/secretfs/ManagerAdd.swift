@@ -5,6 +5,6 @@ extension ManagerCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a secrets manager.",
-            subcommands: [AddLocal.self, AddAWSKMS.self, AddGCPKMS.self, AddAWSSecretsManager.self, AddVault.self])
+            subcommands: [AddLocal.self, AddAWSKMS.self, AddGCPKMS.self, AddAWSSecretsManager.self, AddVault.self, AddAzureKeyVault.self])
     }
 }

@@ -4,11 +4,11 @@ import SecretCore
 extension SecretCommand {
     struct Link: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make an existing AWS Secrets Manager secret or Vault key appear as APP/ENV/NAME, without copying it.")
+            abstract: "Make an existing AWS Secrets Manager secret, Vault key or Azure Key Vault secret appear as APP/ENV/NAME, without copying it.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "APP/ENV/NAME") var path: String
-        @Option(help: "The aws-secrets-manager or vault manager that holds it (its scope must cover APP/ENV).") var manager: String
-        @Option(help: ArgumentHelp("The remote secret name (AWS) or PATH[#KEY] under the engine (Vault; key default 'value').", valueName: "remote"))
+        @Option(help: "The aws-secrets-manager, vault or azure-key-vault manager that holds it (its scope must cover APP/ENV).") var manager: String
+        @Option(help: ArgumentHelp("The remote secret name (AWS), PATH[#KEY] under the engine (Vault; key default 'value') or NAME[/VERSION] (Azure Key Vault).", valueName: "remote"))
         var remote: String
         @Option(help: ArgumentHelp("text (default) or file.", valueName: "kind")) var kind: String = "text"
 
