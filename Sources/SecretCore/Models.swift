@@ -220,6 +220,12 @@ public struct AuditEvent: Sendable, Equatable {
         case restore
         /// A deleted secret's versions were removed for good (asked for, or its recovery window ended).
         case purge
+        /// A secret's values moved to another manager (`secret migrate`); the detail names both.
+        case migrate
+        /// A manager's data keys were re-wrapped under new key material (`manager rotate`).
+        case rotate
+        /// A change hook ran for a secret's new version (the detail names the hook and its outcome).
+        case hook
         /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
         case auditLost = "audit-lost"
     }

@@ -374,7 +374,9 @@ public final class SecretService: Sendable {
     ///
     /// `ownership` is what a new secret starts with (set on a file before its first commit, as
     /// `rsync` does on its temporary file); an existing secret keeps its own.
-    public func writeStamped(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, ownership: Ownership = Ownership(), caller: Caller) throws -> (version: SecretVersion, commitStamp: Int64?) {
+    /// `detail` is added to the write's audit event (a rollback names the version it restores).
+    public func writeStamped(_ path: SecretPath, value: SecureBytes, kind: SecretKind, managerName: ResourceName? = nil, ownership: Ownership = Ownership(),
+                             detail: String? = nil, caller: Caller) throws -> (version: SecretVersion, commitStamp: Int64?) {
         do {
             guard value.count <= options.maximumValueSize else {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
@@ -422,8 +424,9 @@ public final class SecretService: Sendable {
                     try tx.insertVersion(version)
                     if plan.existing != nil { try tx.setCurrentVersion(secretID: secretID, version: number, managerID: plan.descriptor.id, ownership: owned, tag: rowTag) }
                     // The event commits with the version it records: one transaction, one sync.
+                    let details = [detail, plan.existing?.deletion.map(Self.continuedDetail)].compactMap { $0 }
                     try tx.appendAudit(Self.event(.write, path.description, version: number, caller: caller, result: nil,
-                                                  detail: plan.existing?.deletion.map(Self.continuedDetail)))
+                                                  detail: details.isEmpty ? nil : details.joined(separator: "; ")))
                     return (version, tx.stampAfterCommit())
                 }
             }
@@ -442,7 +445,7 @@ public final class SecretService: Sendable {
     /// Runs `attempt` (prepare from a read, work outside any transaction, then a write
     /// transaction that re-checks what the preparation read and returns nil when it no longer
     /// holds) until it commits.
-    private func optimistically<T>(_ operation: String, _ attempt: () throws -> T?) throws -> T {
+    func optimistically<T>(_ operation: String, _ attempt: () throws -> T?) throws -> T {
         for _ in 0..<Self.optimisticAttempts {
             if let done = try attempt() { return done }
         }
@@ -772,7 +775,7 @@ public final class SecretService: Sendable {
     }
 
     /// The manager that sealed `version` of the secret at `path`, and the context it was sealed under.
-    private func sealer(_ tx: any StoreTransaction, of version: SecretVersion, at path: SecretPath) throws -> (any SecretsManager, EncryptionContext) {
+    func sealer(_ tx: any StoreTransaction, of version: SecretVersion, at path: SecretPath) throws -> (any SecretsManager, EncryptionContext) {
         let descriptor = try requireManager(tx, id: version.managerID, of: path)
         try requireSelectors(descriptor, for: path)
         return (try manager(for: descriptor), EncryptionContext(path: path, version: version.number, managerID: descriptor.id))
@@ -833,7 +836,7 @@ public final class SecretService: Sendable {
 
     // MARK: Helpers
 
-    private static func event(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?, detail: String? = nil) -> AuditEvent {
+    static func event(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?, detail: String? = nil) -> AuditEvent {
         AuditEvent(time: Date(), caller: caller, action: action, path: path, version: version, result: result?.code.rawValue ?? "ok", detail: detail)
     }
 
@@ -933,7 +936,7 @@ public final class SecretService: Sendable {
     }
 
     /// Records an event in its own transaction (failures whose transaction rolled back, and reads unless deferred).
-    private func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
+    func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
         let event = Self.event(action, path, version: version, caller: caller, result: result)
         do {
             try store.write { try $0.appendAudit(event) }
@@ -949,14 +952,14 @@ public final class SecretService: Sendable {
         }
     }
 
-    private func logFailure(_ error: SecretError, action: String, path: String) {
+    func logFailure(_ error: SecretError, action: String, path: String) {
         let serious: Set<SecretError.Code> = [.tampered, .managerUnavailable, .corruptStore, .internalError, .accessDenied]
         let level: Logger.Level = serious.contains(error.code) && !options.callerReportsFailures ? .error : .debug
         logger.log(level: level, "\(action) failed", metadata: ["secret": "\(path)", "code": "\(error.code.rawValue)", "error": "\(error.message)"])
     }
 
     /// The manager a new version of `path` is sealed by: the named one, else the existing secret's, else the scope rules' choice.
-    private func writableManager(_ tx: any StoreTransaction, for path: SecretPath, in env: Environment, existing: SecretSummary?, named managerName: ResourceName?) throws -> ManagerDescriptor {
+    func writableManager(_ tx: any StoreTransaction, for path: SecretPath, in env: Environment, existing: SecretSummary?, named managerName: ResourceName?) throws -> ManagerDescriptor {
         let descriptor: ManagerDescriptor
         if managerName == nil, let existing, let current = try tx.manager(id: existing.managerID) {
             descriptor = current
@@ -970,7 +973,7 @@ public final class SecretService: Sendable {
         return descriptor
     }
 
-    private func requireSelectors(_ descriptor: ManagerDescriptor, for path: SecretPath) throws {
+    func requireSelectors(_ descriptor: ManagerDescriptor, for path: SecretPath) throws {
         guard let held = options.delegateSelectors else { return }
         // The selectors are only as good as the row they came from.
         try requireIntact(descriptor)
@@ -1134,7 +1137,7 @@ public final class SecretService: Sendable {
 
     /// The working manager for `descriptor`, whose row must verify: every use of a manager
     /// (seal, open, link, discard, test) goes through here.
-    private func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {
+    func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager {
         try requireIntact(descriptor)
         return try managers.manager(for: descriptor)
     }
@@ -1156,7 +1159,7 @@ public final class SecretService: Sendable {
 
     /// Every manager, for choosing one by the scope rules: all must verify, since a row altered
     /// to win (or to stop winning) the choice sends values elsewhere.
-    private func intactManagers(_ tx: any StoreTransaction) throws -> [ManagerDescriptor] {
+    func intactManagers(_ tx: any StoreTransaction) throws -> [ManagerDescriptor] {
         let all = try tx.managers()
         for descriptor in all { try requireIntact(descriptor) }
         return all
@@ -1179,7 +1182,7 @@ public final class SecretService: Sendable {
     /// `summary`, marked damaged when its tag does not match its row, or when a newer version
     /// is stored than the current one: versions only grow (a rollback makes a new one), so the
     /// row was replaced by an older copy of itself, tag and all.
-    private func verified(_ summary: SecretSummary) -> SecretSummary {
+    func verified(_ summary: SecretSummary) -> SecretSummary {
         var checked = summary
         let message = MetadataMessage.secret(summary.path, kind: summary.kind, managerID: summary.managerID, version: summary.version, size: summary.size, updatedAt: summary.updatedAt, ownership: summary.ownership, deletion: summary.deletion)
         let replayed = summary.newestStoredVersion.map { $0 != summary.version } ?? false
@@ -1191,7 +1194,7 @@ public final class SecretService: Sendable {
     }
 
     /// Version `number` of `secret` as stored, with a damaged row's error naming the secret.
-    private func loadVersion(_ tx: any StoreTransaction, of secret: SecretSummary, number: Int) throws -> SecretVersion? {
+    func loadVersion(_ tx: any StoreTransaction, of secret: SecretSummary, number: Int) throws -> SecretVersion? {
         do {
             return try tx.version(secretID: secret.id, number: number)
         } catch let error as SecretError where error.code == .tampered {
@@ -1200,7 +1203,7 @@ public final class SecretService: Sendable {
     }
 
     /// `version` of the secret at `path`, refused when its tag does not match its row.
-    private func verified(_ version: SecretVersion, at path: SecretPath) throws -> SecretVersion {
+    func verified(_ version: SecretVersion, at path: SecretPath) throws -> SecretVersion {
         guard integrity.verify(version.tag, MetadataMessage.version(version, at: path)) else {
             throw SecretError(.tampered, "secret '\(path)' version \(version.number): its stored metadata was altered outside secretfs (tag mismatch)")
         }
@@ -1208,20 +1211,20 @@ public final class SecretService: Sendable {
     }
 
     /// `version`, tagged for `path`.
-    private func tagged(_ version: SecretVersion, at path: SecretPath) -> SecretVersion {
+    func tagged(_ version: SecretVersion, at path: SecretPath) -> SecretVersion {
         var tagged = version
         tagged.tag = integrity.tag(MetadataMessage.version(version, at: path))
         return tagged
     }
 
     /// The tag of the secret row at `path` whose current version is `current`.
-    private func secretTag(_ path: SecretPath, kind: SecretKind, current: SecretVersion, ownership: Ownership) -> [UInt8] {
+    func secretTag(_ path: SecretPath, kind: SecretKind, current: SecretVersion, ownership: Ownership) -> [UInt8] {
         integrity.tag(MetadataMessage.secret(path, kind: kind, managerID: current.managerID, version: current.number, size: current.size, updatedAt: current.createdAt, ownership: ownership))
     }
 
     /// The tag of the (verified) secret row `secret` as it stands, with `deletion` instead of its
     /// own, and `ownership` when given.
-    private func secretTag(_ secret: SecretSummary, ownership: Ownership? = nil, deletion: SecretDeletion?) -> [UInt8] {
+    func secretTag(_ secret: SecretSummary, ownership: Ownership? = nil, deletion: SecretDeletion?) -> [UInt8] {
         integrity.tag(MetadataMessage.secret(secret.path, kind: secret.kind, managerID: secret.managerID, version: secret.version, size: secret.size, updatedAt: secret.updatedAt,
                                              ownership: ownership ?? secret.ownership, deletion: deletion))
     }
