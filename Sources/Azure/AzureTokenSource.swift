@@ -11,7 +11,7 @@ import SecureMemory
 //   was sent, less a margin of a fifth of its life, at most 5 minutes (the SDKs' figure), so a
 //   token never reaches Key Vault expired and an hour-long token is fetched about once an hour.
 // - At most one fetch is in flight; callers that need a token meanwhile share its outcome
-//   instead of fetching one after another.
+//   instead of fetching one after another (`SharedFetch`).
 // - A token Key Vault refused is dropped (`invalidate`), and the next caller fetches a new one.
 
 /// How a Key Vault client gets its access tokens.
@@ -24,19 +24,14 @@ public enum AzureCredential: Sendable {
 }
 
 /// Fetches and caches access tokens for one cloud's vaults. Thread-safe.
-public final class AzureTokenSource: @unchecked Sendable {
-    // Unchecked: `current`, `fetchInFlight`, `fetchGeneration` and `lastFetchError` are guarded by `condition`.
+public final class AzureTokenSource: Sendable {
     private let credential: AzureCredential
     private let cloud: AzureCloud
     private let loginEndpoint: URL
     private let metadataEndpoint: URL
     private let transport: AzureTransport
     private let logger: Logger
-    private let condition = NSCondition()
-    private var current: AccessToken?
-    private var fetchInFlight = false
-    private var fetchGeneration = 0
-    private var lastFetchError: AzureError?
+    private let tokens: SharedFetch<AccessToken>
 
     /// The metadata service's documented address.
     public static let defaultMetadataEndpoint = URL(string: "http://169.254.169.254")!
@@ -54,51 +49,28 @@ public final class AzureTokenSource: @unchecked Sendable {
         case .managedIdentity: service = "the instance metadata service at \(self.metadataEndpoint.host ?? "")"
         }
         transport = AzureTransport(http: http, service: service, timeout: timeout, maximumResponseSize: 256 * 1024)
+        tokens = SharedFetch(waitLimit: timeout * 2 + 1)
         self.logger = logger
     }
 
     /// A token for the cloud's vaults: the one in hand while it lasts, else a fresh one.
     public func token() throws -> SecureBytes {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let current, current.isUsable(at: Date()) { return current.value }
-            if fetchInFlight {
-                // Share the fetch in flight: its outcome, not a fetch of our own after it.
-                let generation = fetchGeneration
-                let deadline = Date().addingTimeInterval(transport.timeout * 2 + 1)
-                while fetchInFlight && fetchGeneration == generation {
-                    guard condition.wait(until: deadline) else {
-                        throw AzureError(kind: .unreachable, description: "the token request to \(transport.service) did not finish within \(Int(transport.timeout)) s")
-                    }
-                }
-                if fetchGeneration != generation, let lastFetchError { throw lastFetchError }
-                continue
+        try tokens.get(usable: { $0.isUsable(at: Date()) }, fetch: {
+            do {
+                return try fetch()
+            } catch let error as AzureError {
+                throw error
+            } catch {
+                throw AzureError(kind: .other, description: "token request to \(transport.service) failed: \(error)")
             }
-            fetchInFlight = true
-            condition.unlock()
-            let outcome = Result { try fetch() }
-            condition.lock()
-            fetchInFlight = false
-            fetchGeneration += 1
-            condition.broadcast()
-            switch outcome {
-            case .success(let fresh):
-                current = fresh
-                lastFetchError = nil
-                return fresh.value
-            case .failure(let error):
-                lastFetchError = error as? AzureError ?? AzureError(kind: .other, description: "token request to \(transport.service) failed: \(error)")
-                throw lastFetchError!
-            }
-        }
+        }, timedOut: {
+            AzureError(kind: .unreachable, description: "the token request to \(transport.service) did not finish within \(Int(transport.timeout)) s")
+        }).value
     }
 
     /// Drops `token` if it is the one in hand (Key Vault refused it), so the next caller fetches another.
     public func invalidate(_ token: SecureBytes) {
-        condition.withLock {
-            if let current, current.value.constantTimeEquals(token) { self.current = nil }
-        }
+        tokens.update { held in held.flatMap { $0.value.constantTimeEquals(token) ? nil : $0 } }
     }
 
     // MARK: Fetching

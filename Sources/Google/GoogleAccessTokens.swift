@@ -8,7 +8,7 @@ import SecureMemory
 // Invariants:
 // - A token is used until a minute before it expires (or half its life, if shorter), then fetched anew.
 // - At most one fetch is in flight; callers that need a token meanwhile share its outcome
-//   instead of fetching one after another.
+//   instead of fetching one after another (`SharedFetch`).
 
 /// Where access tokens come from: a service account's signed JWT, or the GCE metadata server.
 public protocol GoogleAccessTokenSource: Sendable {
@@ -17,63 +17,27 @@ public protocol GoogleAccessTokenSource: Sendable {
 }
 
 /// Keeps one access token until shortly before it expires.
-public final class GoogleAccessTokens: @unchecked Sendable {
-    // Unchecked: `token`, `expires`, `fetching`, `generation` and `lastError` are guarded by `condition`.
+public final class GoogleAccessTokens: Sendable {
     private let source: any GoogleAccessTokenSource
-    private let waitLimit: TimeInterval
-    private let condition = NSCondition()
-    private var token: SecureBytes?
-    private var expires = Date.distantPast
-    private var fetching = false
-    private var generation = 0
-    private var lastError: (any Error)?
+    private let cache: SharedFetch<(token: SecureBytes, expires: Date)>
 
     /// Creates a cache over `source`; a caller waits at most `waitLimit` seconds for another's fetch.
     public init(source: any GoogleAccessTokenSource, waitLimit: TimeInterval) {
         self.source = source
-        self.waitLimit = waitLimit
+        cache = SharedFetch(waitLimit: waitLimit)
     }
 
     /// A token that lives for a while yet.
     public func current() throws -> SecureBytes {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let token, expires > Date() { return token }
-            if fetching {
-                let seen = generation
-                let deadline = Date().addingTimeInterval(waitLimit)
-                while fetching && generation == seen {
-                    guard condition.wait(until: deadline) else { throw GoogleError(.unreachable, "no access token: another request's token fetch did not finish") }
-                }
-                if generation != seen, let lastError { throw lastError }
-                continue
-            }
-            fetching = true
-            condition.unlock()
-            let outcome = Result { try source.fetchToken() }
-            condition.lock()
-            fetching = false
-            generation += 1
-            condition.broadcast()
-            switch outcome {
-            case .success(let fresh):
-                token = fresh.token
-                expires = Date().addingTimeInterval(max(1, min(fresh.lifetime - 60, fresh.lifetime / 2)))
-                lastError = nil
-                return fresh.token
-            case .failure(let error):
-                lastError = error
-                throw error
-            }
-        }
+        try cache.get(usable: { $0.expires > Date() }, fetch: {
+            let fresh = try source.fetchToken()
+            return (fresh.token, Date().addingTimeInterval(max(1, min(fresh.lifetime - 60, fresh.lifetime / 2))))
+        }, timedOut: { GoogleError(.unreachable, "no access token: another request's token fetch did not finish") }).token
     }
 
     /// Drops `rejected` (a token the API refused), so the next call fetches another.
     public func invalidate(_ rejected: SecureBytes) {
-        condition.withLock {
-            if let token, token.constantTimeEquals(rejected) { self.token = nil }
-        }
+        cache.update { held in held.flatMap { $0.token.constantTimeEquals(rejected) ? nil : $0 } }
     }
 }
 

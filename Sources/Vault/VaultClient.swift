@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Logging
 import SecureMemory
+import Synchronization
 
 // Vault's HTTP API with a token kept alive the way Vault Agent keeps one.
 //
@@ -13,7 +14,7 @@ import SecureMemory
 //   the token's max TTL (a renewal that no longer extends the lease), or when Vault rejects the
 //   token. So `secret_id_num_uses` lasts as long as the role's max TTL allows.
 // - At most one login is in flight; requests that need a token meanwhile share its outcome
-//   instead of logging in one after another.
+//   instead of logging in one after another (`SharedFetch`).
 // - A circuit breaker fails requests fast for a short backoff after Vault did not answer, so an
 //   outage costs one timeout, not one per request; recovery needs no action.
 
@@ -27,9 +28,7 @@ public enum VaultAuth: Sendable {
 }
 
 /// Vault's HTTP API for the KV engines, with token or AppRole auth. Thread-safe.
-public final class VaultClient: @unchecked Sendable {
-    // Unchecked: `lease`, `loginInFlight`, `loginGeneration`, `lastLoginError`, `keeperStarted`
-    // and `reported` are guarded by `condition`.
+public final class VaultClient: Sendable {
     private let http: HTTPClient
     private let base: URL
     private let namespace: String?
@@ -38,13 +37,10 @@ public final class VaultClient: @unchecked Sendable {
     private let maximumResponseSize: Int
     private let logger: Logger
     private let breaker = CircuitBreaker()
-    private let condition = NSCondition()
-    private var lease: TokenLease?
-    private var loginInFlight = false
-    private var loginGeneration = 0
-    private var lastLoginError: VaultError?
-    private var keeperStarted = false
-    private var reported: Set<String> = []
+    private let lease: SharedFetch<TokenLease>
+    private let keeperStarted = Mutex(false)
+    /// Topics already logged by `reportOnce`.
+    private let reported = Mutex(Set<String>())
     private let keeperWake = KeeperWake()
 
     /// Creates a client for the server at `base` (e.g. `https://vault:8200`).
@@ -60,6 +56,7 @@ public final class VaultClient: @unchecked Sendable {
         self.timeout = timeout
         self.maximumResponseSize = maximumResponseSize
         self.logger = logger
+        lease = SharedFetch(waitLimit: timeout + 1)
     }
 
     deinit {
@@ -94,11 +91,7 @@ public final class VaultClient: @unchecked Sendable {
 
     /// Starts keeping the token alive on a thread of its own (for the daemon; the CLI's runs are short).
     public func keepAlive() {
-        let start = condition.withLock { () -> Bool in
-            defer { keeperStarted = true }
-            return !keeperStarted
-        }
-        guard start else { return }
+        guard keeperStarted.withLock({ started in defer { started = true }; return !started }) else { return }
         let wake = keeperWake
         let thread = Thread { [weak self] in
             var next = Date()
@@ -161,42 +154,23 @@ public final class VaultClient: @unchecked Sendable {
 
     /// The token to send now: the one in hand while its lease lasts, else a fresh AppRole login.
     private func currentToken() throws -> SecureBytes {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let lease, lease.isUsable(at: Date()) { return lease.token }
-            // An operator's token is sent as it is; Vault says whether it still works.
-            if case .token(let fixed, _) = auth { return fixed }
-            if loginInFlight {
-                // Share the login in flight: its outcome, not a login of our own after it.
-                let generation = loginGeneration
-                let deadline = Date().addingTimeInterval(timeout + 1)
-                while loginInFlight && loginGeneration == generation {
-                    guard condition.wait(until: deadline) else {
-                        throw VaultError(kind: .unreachable, description: "Vault AppRole login at \(base.host ?? "") did not finish within \(Int(timeout)) s")
-                    }
-                }
-                if loginGeneration != generation, let lastLoginError { throw lastLoginError }
-                continue
+        // An operator's token is sent as it is; Vault says whether it still works.
+        if case .token(let fixed, _) = auth { return fixed }
+        let before = lease.current
+        let now = try lease.get(usable: { $0.isUsable(at: Date()) }, fetch: {
+            do {
+                return try logIn()
+            } catch let error as VaultError {
+                throw error
+            } catch {
+                throw VaultError(kind: .other, description: "Vault AppRole login failed: \(error)")
             }
-            loginInFlight = true
-            condition.unlock()
-            let outcome = Result { try logIn() }
-            condition.lock()
-            loginInFlight = false
-            loginGeneration += 1
-            condition.broadcast()
-            switch outcome {
-            case .success(let fresh):
-                lease = fresh
-                lastLoginError = nil
-                keeperWake.signal()
-                return fresh.token
-            case .failure(let error):
-                lastLoginError = error as? VaultError ?? VaultError(kind: .other, description: "Vault AppRole login failed: \(error)")
-                throw lastLoginError!
-            }
-        }
+        }, timedOut: {
+            VaultError(kind: .unreachable, description: "Vault AppRole login at \(base.host ?? "") did not finish within \(Int(timeout)) s")
+        })
+        // A new lease: the keeper schedules its renewal.
+        if now.token !== before?.token { keeperWake.signal() }
+        return now.token
     }
 
     private func logIn() throws -> TokenLease {
@@ -226,9 +200,7 @@ public final class VaultClient: @unchecked Sendable {
     }
 
     private func dropLease(ifHolding token: SecureBytes) {
-        condition.withLock {
-            if let lease, lease.token.constantTimeEquals(token) { self.lease = nil }
-        }
+        lease.update { held in held.flatMap { $0.token.constantTimeEquals(token) ? nil : $0 } }
     }
 
     // MARK: Keeping it alive
@@ -236,8 +208,7 @@ public final class VaultClient: @unchecked Sendable {
     /// One turn of the keeper: renews or logs in if due; returns when to look again.
     private func keepAliveStep() -> Date {
         let now = Date()
-        let held = condition.withLock { lease }
-        guard let held else {
+        guard let held = lease.current else {
             // No lease yet: AppRole logs in; an operator's token is looked up for its TTL.
             do {
                 switch auth {
@@ -270,7 +241,7 @@ public final class VaultClient: @unchecked Sendable {
             // A renewal that no longer extends the lease to a full TTL has met the max TTL.
             let next = TokenLease(token: held.token, ttl: renewed.ttl, renewable: renewed.renewable, grantedTTL: held.grantedTTL,
                                   reachedMaximum: renewed.ttl + 1 < held.grantedTTL)
-            condition.withLock { if lease?.token === held.token { lease = next } }
+            lease.update { $0?.token === held.token ? next : $0 }
             logger.debug("renewed the Vault token", metadata: ["ttl": "\(renewed.ttl)", "max-reached": "\(next.reachedMaximum)"])
             return now
         } catch let error as VaultError where error.kind == .permissionDenied || error.kind == .badRequest {
@@ -279,7 +250,11 @@ public final class VaultClient: @unchecked Sendable {
                 return now
             }
             reportOnce("renew", "the Vault token cannot be renewed (\(error.description)); it expires at \(held.expires.map { $0.formatted(.iso8601) } ?? "-")")
-            condition.withLock { if lease?.token === held.token { lease?.renewable = false } }
+            lease.update { current in
+                guard var current, current.token === held.token else { return current }
+                current.renewable = false
+                return current
+            }
             return now.addingTimeInterval(3600)
         } catch {
             // Vault did not answer: try again soon, well before the lease runs out.
@@ -297,7 +272,7 @@ public final class VaultClient: @unchecked Sendable {
         }
         guard response.status == 200 else { throw Self.error(response, "token lookup") }
         let learned = try Self.lease(from: response.body, at: "data", tokenField: nil, what: "token lookup", token: token)
-        condition.withLock { lease = learned }
+        lease.update { _ in learned }
         if learned.ttl > 0 && !learned.renewable {
             reportOnce("renewable", "the Vault token is not renewable; it expires at \(learned.expires.map { $0.formatted(.iso8601) } ?? "-") and the manager fails after that until it is given a new one")
         }
@@ -310,7 +285,7 @@ public final class VaultClient: @unchecked Sendable {
 
     /// Logs `message` once per `topic` for the life of the client.
     private func reportOnce(_ topic: String, _ message: String) {
-        guard condition.withLock({ reported.insert(topic).inserted }) else { return }
+        guard reported.withLock({ $0.insert(topic).inserted }) else { return }
         logger.error("\(message)")
     }
 }
