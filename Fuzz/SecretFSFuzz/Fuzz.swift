@@ -205,6 +205,11 @@ func fuzzPath(_ text: String) {
         if ResourceName.isValid(app), ResourceName.isValid(env), let path = try? SecretPath(parsing: "\(app)/\(env)/\(name)") {
             precondition(path.name.rawValue == name)
         }
+        // An old version's name: never a secret's, and its one spelling is what was parsed.
+        if let versioned = VersionedName(parsing: name) {
+            precondition(!ResourceName.isValid(name), "a secret name parsed as a version")
+            precondition(versioned.text == name && versioned.version >= 1)
+        }
     }
 }
 

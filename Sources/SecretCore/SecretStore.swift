@@ -84,6 +84,9 @@ public protocol StoreTransaction {
     // Versions
     func insertVersion(_ version: SecretVersion) throws
     func version(secretID: Int64, number: Int) throws -> SecretVersion?
+    /// A version's row without its ciphertext (`payload.ciphertext` is empty): its size, time,
+    /// manager, references and tag, for what `stat` shows of it, read without its sealed bytes.
+    func versionMetadata(secretID: Int64, number: Int) throws -> SecretVersion?
     func versions(secretID: Int64) throws -> [SecretVersion]
     /// Removes one version (an older one whose value its external store no longer keeps).
     func deleteVersion(secretID: Int64, number: Int) throws

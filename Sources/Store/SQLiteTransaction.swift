@@ -285,6 +285,11 @@ struct SQLiteTransaction: StoreTransaction {
         SELECT secret_id, version, manager_id, ciphertext, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count, tag
         FROM secret_versions
         """
+    /// `versionColumns` with NULL in the ciphertext's place.
+    private static let versionMetadataColumns = """
+        SELECT secret_id, version, manager_id, NULL, nonce, wrapped_key, key_reference, remote_reference, plaintext_size, created_at, creator, chunk_count, tag
+        FROM secret_versions
+        """
 
     func insertVersion(_ version: SecretVersion) throws {
         let payload = version.payload
@@ -319,6 +324,11 @@ struct SQLiteTransaction: StoreTransaction {
 
     func version(secretID: Int64, number: Int) throws -> SecretVersion? {
         try database.queryFirst("\(Self.versionColumns) WHERE secret_id = ? AND version = ?", [secretID, number]).map(version)
+    }
+
+    func versionMetadata(secretID: Int64, number: Int) throws -> SecretVersion? {
+        // The ciphertext column is left out (and its pieces unread): a 10 MiB value costs a stat nothing.
+        try database.queryFirst("\(Self.versionMetadataColumns) WHERE secret_id = ? AND version = ?", [secretID, number]).map { RowDecoding.version($0, ciphertext: []) }
     }
 
     func versions(secretID: Int64) throws -> [SecretVersion] {
