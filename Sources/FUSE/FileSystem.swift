@@ -189,4 +189,12 @@ public protocol FileSystem: AnyObject, Sendable {
     func statistics() throws -> FileSystemStatistics
     /// The request loop has ended (unmount or signal) and no callback runs after this; stop background work.
     func requestLoopEnded()
+    /// Whether the kernel may remember, for the mount's negative-entry timeout, that `path` does
+    /// not exist (after a lookup of it failed with `noSuchFile`); false makes each lookup ask again.
+    func remembersAbsence(of path: String) -> Bool
+}
+
+extension FileSystem {
+    /// Every absent name may be remembered.
+    public func remembersAbsence(of path: String) -> Bool { true }
 }

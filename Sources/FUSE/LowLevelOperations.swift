@@ -21,7 +21,7 @@ enum LowLevelOperations {
                 let attributes: FileAttributes
                 do {
                     attributes = try mount.fileSystem.attributes(of: path, handle: nil)
-                } catch let error as Errno where error == .noSuchFile && mount.timeouts.negativeEntry > 0 {
+                } catch let error as Errno where error == .noSuchFile && mount.timeouts.negativeEntry > 0 && mount.fileSystem.remembersAbsence(of: path) {
                     // Node id 0 with a timeout: the kernel remembers the name is absent (see negativeEntry).
                     var absent = fuse_entry_param()
                     absent.entry_timeout = mount.timeouts.negativeEntry
