@@ -69,6 +69,10 @@ private struct ReaderKey: Hashable {
 /// the path open, and every other page-cache reader holds the same version. Every other open reads
 /// directly from its own snapshot. A writer's open first waits (briefly) for page-cache readers to
 /// close, because the kernel truncates and resizes the shared inode for the writer.
+///
+/// After each round that found changes, the thread tells its `observers` which secrets changed
+/// (and hands them the listing a poll took), so that what else the kernel caches (old versions'
+/// nodes) and whatever acts on changes (change hooks) follow the store without polls of their own.
 final class KernelCacheCoherence: @unchecked Sendable {
     // Unchecked: every mutable field is guarded by `condition`.
     private let condition = NSCondition()
@@ -112,6 +116,8 @@ final class KernelCacheCoherence: @unchecked Sendable {
     private let service: SecretService
     private let kernel: KernelCache
     private let logger: Logger
+    /// Told of each round's changes, on this object's thread (see `SecretChangeObserver`).
+    private let observers: [any SecretChangeObserver]
     /// How many answers carrying a secret's attributes the mount has made; see `attributeMark`.
     private let attributeAnswers = Atomic<UInt64>(0)
 
@@ -122,10 +128,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
     /// The longest a writer's open, or an outside change's invalidation, waits for page-cache readers to close.
     static let readerDrainLimit: TimeInterval = 1
 
-    init(service: SecretService, kernel: KernelCache, logger: Logger) {
+    init(service: SecretService, kernel: KernelCache, logger: Logger, observers: [any SecretChangeObserver] = []) {
         self.service = service
         self.kernel = kernel
         self.logger = logger
+        self.observers = observers
     }
 
     // MARK: Lifecycle
@@ -384,6 +391,7 @@ final class KernelCacheCoherence: @unchecked Sendable {
             paths.formUnion(outsideChanges())
             paths.formUnion(condition.withLock { waitingForReaders.filter { $0.value < Date() }.map(\.key) })
             for path in paths { settle(path) }
+            if !paths.isEmpty { for observer in observers { observer.secretsChanged(paths) } }
             if trimmed.timeIntervalSinceNow < -1 {
                 // Large secrets pass through big buffers; hand the freed pages back rather than keep them resident.
                 ProcessHardening.returnFreeMemory()
@@ -543,9 +551,11 @@ final class KernelCacheCoherence: @unchecked Sendable {
             var listings: Set<String> = ["/"]
             for path in known {
                 if path.split(separator: "/").count < 3 { listings.insert(path) }
-                if !names.contains(path) { kernel.forgetName(path) }
+                // An old version's name (never listed) is checked by its observer against the listing.
+                if !names.contains(path) && VersionPath(path) == nil { kernel.forgetName(path) }
             }
             for listing in listings { kernel.invalidate(listing) }
+            for observer in observers { observer.listed(secrets) }
             return changed
         } catch {
             logger.debug("could not poll the store for changes", metadata: ["error": "\(error)"])

@@ -108,12 +108,17 @@ final class OpenFile: @unchecked Sendable {
 
     /// For a handle on an editor's scratch file, that file (its `path` then only names the environment).
     let scratchFile: ScratchFiles.File?
+    /// For a reader of an old version (`NAME@N`; its `path` is the secret's), that version's path,
+    /// and whether it is counted as a page-cache reader there (see `VersionFiles`).
+    let oldVersion: (path: VersionPath, countedReader: Bool)?
     /// A writable handle on a secret (not on a scratch file).
     var writesSecret: Bool { writable && scratchFile == nil }
 
     /// Creates a handle on `content`, or, for a writer, on the value another writer of the path already shares.
-    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0, sharing: SharedValue? = nil, scratchFile: ScratchFiles.File? = nil) {
+    init(path: SecretPath, writable: Bool, appends: Bool, content: SecureBytes, kind: SecretKind, dirty: Bool, cachedVersion: VersionKey? = nil, unloadedVersion: VersionKey? = nil, snapshotVersion: VersionKey? = nil, writesThroughPageCache: Bool = false, opener: Int32 = 0, sharing: SharedValue? = nil, scratchFile: ScratchFiles.File? = nil,
+         oldVersion: (path: VersionPath, countedReader: Bool)? = nil) {
         self.scratchFile = scratchFile
+        self.oldVersion = oldVersion
         self.value = sharing ?? SharedValue(content)
         self.opener = opener
         self.snapshotVersion = snapshotVersion

@@ -15,18 +15,22 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     let openFiles = OpenFileTable()
     private let secretPaths = SecretPathCache()
     private let coherence: KernelCacheCoherence
+    /// What the kernel caches of old versions (`NAME@N`; see `SecretFileSystem+Versions`).
+    let versions: VersionFiles
     /// Editors' swap, backup and lock files, held in memory only (see `ScratchFiles`).
     private let scratch = ScratchFiles()
     /// The root's mtime: when the mount started.
     private let mountedAt = Date()
 
-    /// Creates the file system; `kernel` drops what the kernel cached of a mount path.
-    init(service: SecretService, settings: MountSettings, stateDirectory: String, logger: Logger, kernel: KernelCache) throws {
+    /// Creates the file system; `kernel` drops what the kernel cached of a mount path, and
+    /// `observers` are told of changes as the kernel is (see `SecretChangeObserver`).
+    init(service: SecretService, settings: MountSettings, stateDirectory: String, logger: Logger, kernel: KernelCache, observers: [any SecretChangeObserver] = []) throws {
         self.service = service
         self.stateDirectory = stateDirectory
         self.settings = settings
         self.logger = logger
-        self.coherence = KernelCacheCoherence(service: service, kernel: kernel, logger: logger)
+        self.versions = VersionFiles(service: service, kernel: kernel)
+        self.coherence = KernelCacheCoherence(service: service, kernel: kernel, logger: logger, observers: [versions] + observers)
         try coherence.start()
     }
 
@@ -69,7 +73,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let environment = try service.environment(try existingName(env), in: try existingName(app))
                 return directory(environment.ownership, created: environment.createdAt)
             case .secret:
-                let secret = try TreePath(path).existingSecret()
+                let secret: SecretPath
+                do {
+                    secret = try TreePath(path).existingSecret()
+                } catch {
+                    guard let version = VersionPath(path) else { throw error }
+                    return try versionAttributes(version, handle: handle)
+                }
                 coherence.answeringAttributes()
                 if let handle, let open = openFiles.file(handle) {
                     if open.writable { return file(size: open.value.length.load(ordering: .relaxed), modified: Date(), ownership(ofWriter: open)) }
@@ -153,7 +163,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 let environment = try service.environment(try existingName(env), in: try existingName(app))
                 return ["user.secretfs.type": environment.type.rawValue]
             case .secret:
-                let secret = try TreePath(path).existingSecret()
+                let secret: SecretPath
+                do {
+                    secret = try TreePath(path).existingSecret()
+                } catch {
+                    guard let version = VersionPath(path) else { throw error }
+                    return try versionExtendedAttributes(version)
+                }
                 let summary = try service.secret(at: secret)
                 var attributes = [
                     "user.secretfs.manager": summary.managerName,
@@ -225,6 +241,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     private func changeOwnership(_ path: String, handle: UInt64?, _ change: @escaping (Ownership, (owner: UInt32, group: UInt32), Caller) throws -> Ownership) throws {
         try serving {
             try refuseWhenReadOnly()
+            try refuseVersionChange(path)
             let caller = Caller.currentRequest()
             let defaults = defaultOwnership
             if let key = try scratchKey(path) {
@@ -264,7 +281,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func open(_ path: String, flags: OpenFlags, detached: Bool) throws -> OpenedFile {
         try serving {
             if let key = try scratchKey(path) { return try openScratch(key, flags: flags, creating: false) }
-            let secret = try secretPaths.existingSecret(at: path)
+            let secret: SecretPath
+            do {
+                secret = try secretPaths.existingSecret(at: path)
+            } catch {
+                guard let version = VersionPath(path) else { throw error }
+                return try openVersion(version, flags: flags)
+            }
             let caller = Caller.currentRequest()
             // A reader of a removed file has no snapshot to read; a writer writes to the file it opened.
             if detached && !flags.writes { throw Errno.noSuchFile }
@@ -415,8 +438,15 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func create(_ path: String, permissions: UInt32, flags: OpenFlags) throws -> OpenedFile {
         try serving {
             if let key = try scratchKey(path) { return try openScratch(key, flags: flags, creating: true, mode: permissions) }
-            let secret = try TreePath(path).newSecret()
             let caller = Caller.currentRequest()
+            let secret: SecretPath
+            do {
+                secret = try TreePath(path).newSecret()
+            } catch {
+                // A version is made by writing the secret, never by creating its name.
+                guard let version = VersionPath(path) else { throw error }
+                throw refusedVersionWrite(version, caller: caller)
+            }
             try refuseWhenReadOnly(secret, caller: caller)
             let kind = try service.checkWritable(secret, caller: caller)?.kind ?? .file
             coherence.writerOpened(secret)
@@ -482,6 +512,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func truncate(_ path: String, to size: Int, handle: UInt64?) throws {
         try serving {
             try refuseWhenReadOnly()
+            try refuseVersionChange(path)
             guard size <= settings.maximumFileSize else { throw Errno.fileTooLarge }
             if let key = try scratchKey(path) {
                 guard let file = handle.flatMap({ openFiles.file($0)?.scratchFile }) ?? scratch.file(key) else { throw Errno.noSuchFile }
@@ -541,6 +572,7 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func release(handle: UInt64) throws {
         guard let open = openFiles.remove(handle) else { return }
         if let key = open.cachedVersion { coherence.readerClosed(open.path, key) }
+        if let version = open.oldVersion, version.countedReader, let key = open.snapshotVersion { versions.readerClosed(version.path, key) }
         // Whatever the commit below does, the kernel's view of the path is refreshed after it;
         // a writer whose pages hold exactly its committed version may leave them to readers.
         defer {
@@ -706,9 +738,13 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 guard scratch.remove(key) else { throw Errno.noSuchFile }
                 return
             }
+            try refuseVersionChange(path)
             let secret = try TreePath(path).existingSecret()
             let writers = openFiles.writers(of: secret)
-            defer { coherence.changed(secret) }
+            defer {
+                versions.dropAttributesNow(of: secret)
+                coherence.changed(secret)
+            }
             do {
                 try service.remove(secret, caller: Caller.currentRequest())
             } catch let error as SecretError where error.code == .notFound && writers.contains(where: { !$0.orphaned }) {
@@ -721,6 +757,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
     func rename(_ source: String, to destination: String, noReplace: Bool) throws {
         try serving {
             try refuseWhenReadOnly()
+            try refuseVersionChange(source)
+            try refuseVersionChange(destination)
             switch (try scratchKey(source), try scratchKey(destination)) {
             case (let from?, let to?):
                 guard scratch.move(from, to: to) else { throw Errno.noSuchFile }
@@ -743,6 +781,8 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 for writer in writers { try commit(writer) }
                 if noReplace, (try? service.secret(at: toPath)) != nil { throw Errno.fileExists }
                 defer {
+                    versions.dropAttributesNow(of: fromPath)
+                    versions.dropAttributesNow(of: toPath)
                     coherence.changed(fromPath)
                     coherence.changed(toPath)
                 }
