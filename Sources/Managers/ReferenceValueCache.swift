@@ -15,7 +15,7 @@ final class ReferenceValueCache: @unchecked Sendable {
 
     /// Reads `cache-ttl` (default 60 s) and `max-staleness` (default 1 h) from the manager's settings.
     init(descriptor: ManagerDescriptor, logger: Logger) {
-        timeToLive = Double(descriptor.config["cache-ttl"] ?? "") ?? 60
+        timeToLive = descriptor.referenceCacheTTL
         maximumStaleness = Double(descriptor.config["max-staleness"] ?? "") ?? 3600
         self.logger = logger
     }

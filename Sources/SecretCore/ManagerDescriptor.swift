@@ -56,6 +56,13 @@ public struct ManagerDescriptor: Sendable, Equatable {
     /// Whether the manager refuses writes.
     public var isReadOnly: Bool { config["read-only"] == "true" }
 
+    /// For a manager that holds values (AWS Secrets Manager, Vault, Key Vault), how long a fetched
+    /// value is served before it is fetched again (`cache-ttl`), in seconds.
+    public var referenceCacheTTL: TimeInterval { Double(config["cache-ttl"] ?? "") ?? Self.defaultReferenceCacheTTL }
+
+    /// `cache-ttl` when not set: 60 seconds.
+    public static let defaultReferenceCacheTTL: TimeInterval = 60
+
     /// How specifically the manager's scope covers `environment`: nil when it does not, 0 when unscoped.
     public func scopeSpecificity(for environment: Environment) -> Int? {
         guard !scopes.isEmpty else { return 0 }

@@ -72,6 +72,8 @@ public final class SecretService: Sendable {
     private let deferredAuditBacklog = Mutex<(@Sendable () -> Void)?>(nil)
     /// When writing held-back events last failed (a full disk), until a write succeeds.
     private let lastAuditFailure = Mutex<Date?>(nil)
+    /// Told of every version this service commits; see `onNewVersion`.
+    let newVersionHandler = Mutex<(@Sendable (NewVersion) -> Void)?>(nil)
 
     /// Creates a service over a store and a manager provider.
     public init(store: any SecretStore, managers: any ManagerProvider, integrity: any MetadataAuthenticator, options: Options = Options(), logger: Logger) {
@@ -381,7 +383,7 @@ public final class SecretService: Sendable {
             guard value.count <= options.maximumValueSize else {
                 throw SecretError(.tooLarge, "value for '\(path)' is \(value.count) bytes; the limit is \(options.maximumValueSize)")
             }
-            return try optimistically("write '\(path)'") {
+            let written = try optimistically("write '\(path)'") { () -> (version: SecretVersion, commitStamp: Int64?)? in
                 let prepared = try store.read { tx -> (plan: WritePlan?, stale: SecretSummary?) in
                     let env = try Self.requireEnvironment(tx, path.application, path.environment)
                     let existing = try tx.secret(at: path)
@@ -430,6 +432,8 @@ public final class SecretService: Sendable {
                     return (version, tx.stampAfterCommit())
                 }
             }
+            announce(NewVersion(path: path, secretID: written.version.secretID, version: written.version.number))
+            return written
         } catch {
             let failure = Self.domainError(error, doing: "write '\(path)'")
             logFailure(failure, action: "write", path: path.description)
@@ -755,6 +759,8 @@ public final class SecretService: Sendable {
                     return (plan, keptSource)
                 }
             }
+            announce(NewVersion(path: destination, secretID: moved.plan.replaced?.id ?? moved.plan.secret.id,
+                                version: moved.plan.replaced.map { $0.version + 1 } ?? moved.plan.secret.version))
             // An external store keeps all versions under the old name: forget it once, after the
             // move committed and outside the transaction (unless the source is kept deleted, whose
             // remote value goes at its purge). Failing here leaves only a stale remote copy.
@@ -807,6 +813,7 @@ public final class SecretService: Sendable {
                 try tx.appendAudit(Self.event(.write, path.description, version: 1, caller: caller, result: nil))
                 return version
             }
+            announce(NewVersion(path: path, secretID: linked.secretID, version: linked.number))
             return linked
         } catch {
             let failure = Self.domainError(error, doing: "link '\(path)'")
@@ -937,14 +944,19 @@ public final class SecretService: Sendable {
 
     /// Records an event in its own transaction (failures whose transaction rolled back, and reads unless deferred).
     func audit(_ action: AuditEvent.Action, _ path: String, version: Int?, caller: Caller, result: SecretError?) {
-        let event = Self.event(action, path, version: version, caller: caller, result: result)
+        record(Self.event(action, path, version: version, caller: caller, result: result), failed: result != nil)
+    }
+
+    /// Records `event` in its own transaction; `failed` says it records a failure (see `audit`).
+    func record(_ event: AuditEvent, failed: Bool) {
+        let (action, path) = (event.action, event.path)
         do {
             try store.write { try $0.appendAudit(event) }
         } catch {
             // A long-running owner writes held events later; a one-shot caller can only say so.
             guard options.defersReadAudits else {
                 // A failed action's caller reports the failure itself (the audit fails for the same reason, as on a full disk).
-                let level: Logger.Level = result != nil && options.callerReportsFailures ? .debug : .error
+                let level: Logger.Level = failed && options.callerReportsFailures ? .debug : .error
                 logger.log(level: level, "could not record audit event", metadata: ["action": "\(action.rawValue)", "path": "\(path)", "error": "\(error)"])
                 return
             }
