@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CLinuxMemory"),
         // io_uring's system calls and FUSE's io_uring protocol (kernel interfaces, no library).
         .systemLibrary(name: "CIOURing"),
+        // glibc's posix_spawn extensions that Swift's Glibc module leaves out (closefrom, chdir).
+        .systemLibrary(name: "CProcessSpawn"),
 
         // Thin typed wrappers, one C library each, no secrets knowledge.
         .target(name: "SecureMemory", dependencies: ["CLinuxMemory"]),
@@ -51,8 +53,13 @@ let package = Package(
             "SecretCore", "Crypto", "SecureMemory", "HTTP", "AWS", "Vault", "Google", "Azure",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Change hooks: commands and signals run when watched secrets get new versions.
+        .target(name: "ChangeHooks", dependencies: [
+            "SecretCore", "Crypto", "SecureMemory", "CProcessSpawn",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "SecretFSMount", dependencies: [
-            "SecretCore", "SecretFSKit", "FUSE", "SecureMemory",
+            "SecretCore", "SecretFSKit", "FUSE", "SecureMemory", "ChangeHooks",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SecretFSKit", dependencies: [
@@ -67,7 +74,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "secretfsd", dependencies: [
-            "SecretCore", "SecretFSKit", "SecretFSMount", "SecureMemory",
+            "SecretCore", "SecretFSKit", "SecretFSMount", "SecureMemory", "ChangeHooks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -85,6 +92,7 @@ let package = Package(
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "GoogleTests", dependencies: ["Google", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "AzureTests", dependencies: ["Azure", "HTTP", "SecureMemory"]),
+        .testTarget(name: "ChangeHooksTests", dependencies: ["ChangeHooks", "SecretCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
