@@ -1,3 +1,4 @@
+import ChangeHooks
 import Foundation
 import FUSE
 import Logging
@@ -21,10 +22,13 @@ public enum SecretFSDaemon {
         public var useRing: Bool
         /// How long a secret deleted through the mount is kept with its history, in seconds; 0 purges at once.
         public var recoveryWindow: TimeInterval
+        /// Change hooks (`--on-change`, `--hooks-file`), and how they run; no rules, no hooks.
+        public var hooks: HookOptions
 
         /// Creates options.
         public init(mountpoint: String, state: StateDirectory, foreground: Bool, allowOther: Bool, settings: MountSettings, delegateSelectors: Set<String>, fuseOptions: [String], useRing: Bool = true,
-                    recoveryWindow: TimeInterval = SecretService.defaultRecoveryWindow) {
+                    recoveryWindow: TimeInterval = SecretService.defaultRecoveryWindow, hooks: HookOptions = HookOptions()) {
+            self.hooks = hooks
             self.mountpoint = mountpoint
             self.state = state
             self.foreground = foreground
@@ -34,6 +38,23 @@ public enum SecretFSDaemon {
             self.fuseOptions = fuseOptions
             self.useRing = useRing
             self.recoveryWindow = recoveryWindow
+        }
+    }
+
+    /// The change hooks a daemon runs.
+    public struct HookOptions: Sendable {
+        /// The hooks, in the order given.
+        public var rules: [HookRule]
+        /// A command running longer is killed (seconds).
+        public var timeout: TimeInterval
+        /// No change for this long ends a burst (seconds).
+        public var quietPeriod: TimeInterval
+
+        /// Creates options.
+        public init(rules: [HookRule] = [], timeout: TimeInterval = 30, quietPeriod: TimeInterval = 0.5) {
+            self.rules = rules
+            self.timeout = timeout
+            self.quietPeriod = quietPeriod
         }
     }
 
@@ -69,6 +90,9 @@ public enum SecretFSDaemon {
         // Expired deletions are purged while the daemon serves (see DeletionSweeper).
         let sweeper = Mutex<DeletionSweeper?>(nil)
         defer { sweeper.withLock { $0 }?.stop() }
+        // Change hooks run on threads of their own while the daemon serves (see ChangeHooks).
+        let hooks = Mutex<ChangeHooks?>(nil)
+        defer { hooks.withLock { $0 }?.stop() }
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 // Memory locks are not inherited across the fork that detaches into the background.
@@ -81,7 +105,20 @@ public enum SecretFSDaemon {
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
-                return try SecretFileSystem(service: service, settings: options.settings, stateDirectory: options.state.path, logger: logger, kernel: kernel)
+                var observers: [any SecretChangeObserver] = []
+                var runner: ChangeHooks?
+                if !options.hooks.rules.isEmpty {
+                    let started = ChangeHooks(settings: .init(rules: options.hooks.rules, timeout: options.hooks.timeout, quietPeriod: options.hooks.quietPeriod, mountpoint: mountpoint),
+                                              service: service, logger: logger)
+                    try started.start()
+                    hooks.withLock { $0 = started }
+                    observers.append(HookListing(hooks: started))
+                    runner = started
+                }
+                let fileSystem = try SecretFileSystem(service: service, settings: options.settings, stateDirectory: options.state.path, logger: logger, kernel: kernel, observers: observers)
+                // What committed between the hooks' start and the coherence thread's is caught here.
+                try runner?.catchUp()
+                return fileSystem
             }
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)

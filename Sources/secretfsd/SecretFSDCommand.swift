@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChangeHooks
 import Foundation
 import Logging
 import SecretCore
@@ -41,6 +42,14 @@ struct SecretFSDCommand: ParsableCommand {
     var noIOURing = false
     @Option(help: ArgumentHelp("Days a secret deleted through the mount is kept with its history before it is purged (default 7; 0 purges at once). Expired deletions are purged while the daemon runs.", valueName: "days"))
     var recoveryWindowDays: Double = 7
+    @Option(name: .customLong("on-change"), help: ArgumentHelp("A change hook (repeatable): when a secret matching PATTERN (a glob over APP/ENV/NAME) gets a new version, run COMMAND (argv, no shell; SECRETFS_PATH, SECRETFS_VERSION, SECRETFS_MOUNTPOINT in its environment, never the value), or with signal:NAME:PIDFILE send that signal.", valueName: "pattern=command"))
+    var onChange: [String] = []
+    @Option(help: ArgumentHelp("Change hooks from a file, one PATTERN=COMMAND per line (# comments); it must be writable by its owner only.", valueName: "path"))
+    var hooksFile: String?
+    @Option(help: ArgumentHelp("Seconds a hook's command may run before it is killed with its process group (default 30).", valueName: "seconds"))
+    var hookTimeout: Double = 30
+    @Option(help: ArgumentHelp("Milliseconds without a change that end a burst of changes: each hook runs once per burst (default 500).", valueName: "ms"))
+    var hookDebounceMs: Int = 500
 
     static func main() {
         ProcessHardening.bindSymbolsNow()
@@ -68,6 +77,20 @@ struct SecretFSDCommand: ParsableCommand {
         for selector in delegateSelectors where !ResourceName.isValid(selector) {
             throw ValidationError("invalid delegate selector '\(selector)': use 1-128 of A-Z a-z 0-9 . _ -")
         }
+        guard hookTimeout.isFinite, (0.1...86_400).contains(hookTimeout) else { throw ValidationError("--hook-timeout must be between 0.1 and 86400 seconds") }
+        guard (0...600_000).contains(hookDebounceMs) else { throw ValidationError("--hook-debounce-ms must be between 0 and 600000") }
+        _ = try hookRules()
+    }
+
+    /// The change hooks given with `--on-change`, then those of `--hooks-file`.
+    func hookRules() throws -> [HookRule] {
+        do {
+            var rules = try onChange.map { try HookRule(parsing: $0) }
+            if let hooksFile { rules += try HooksFile.rules(at: hooksFile) }
+            return rules
+        } catch let error as HookRuleError {
+            throw ValidationError("invalid change hook: \(error.message)")
+        }
     }
 
     func run() throws {
@@ -90,7 +113,8 @@ struct SecretFSDCommand: ParsableCommand {
             mountpoint: mountpoint, state: StateDirectory.resolve(explicit: stateDir), foreground: foreground,
             allowOther: allowOther, settings: settings, delegateSelectors: Set(delegateSelectors),
             fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing,
-            recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow)
+            recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow,
+            hooks: .init(rules: try hookRules(), timeout: hookTimeout, quietPeriod: Double(hookDebounceMs) / 1000))
         do {
             try SecretFSDaemon.run(options, logger: logger) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }

@@ -171,13 +171,14 @@ import Testing
         try fs.stop()
     }
 
-    /// An nginx run wholly as `www-data` (no master process), stopped when released.
+    /// An nginx run wholly as `www-data`, stopped when released: without a master process, or with
+    /// one (`masterProcess`), which is what reloads its configuration and certificates on SIGHUP.
     final class Nginx {
         let process: ChildProcess
         let prefix: String
         let port: Int
 
-        init(prefix: String, port: Int, certificate: String, key: String) throws {
+        init(prefix: String, port: Int, certificate: String, key: String, masterProcess: Bool = false) throws {
             self.prefix = prefix
             self.port = port
             let temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map { "\($0)_temp_path \(prefix)/\($0);" }.joined(separator: " ")
@@ -204,7 +205,7 @@ import Testing
                 close(output)
             }
             process = try ChildProcess("/usr/bin/setpriv", ["--reuid", "www-data", "--regid", "www-data", "--init-groups", FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") ? "/usr/sbin/nginx" : try Fixtures.executable("nginx"),
-                                                           "-p", prefix, "-c", "\(prefix)/nginx.conf", "-e", "\(prefix)/error.log", "-g", "daemon off; master_process off;"],
+                                                           "-p", prefix, "-c", "\(prefix)/nginx.conf", "-e", "\(prefix)/error.log", "-g", masterProcess ? "daemon off;" : "daemon off; master_process off;"],
                                        environment: ["PATH": "/usr/sbin:/usr/bin:/bin"], stdin: null, stdout: output, stderr: output)
         }
 
@@ -223,7 +224,7 @@ import Testing
             ["error.log", "stderr.log"].map { (try? String(contentsOfFile: "\(prefix)/\($0)", encoding: .utf8)) ?? "" }.joined()
         }
 
-        /// Fast shutdown (SIGTERM), then SIGKILL if it lingers.
+        /// Fast shutdown (SIGTERM; a master process stops its workers first), then SIGKILL if it lingers.
         func stop() {
             guard !process.hasExited else { return }
             kill(process.pid, SIGTERM)
