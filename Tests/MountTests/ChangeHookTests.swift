@@ -88,6 +88,47 @@ import Testing
         }
     }
 
+    @Test func hooksThatCannotBeUsedStopTheDaemonBeforeItMounts() throws {
+        let fs = try MountedSecretFS()
+        let daemon = BuiltProducts.path("secretfsd")
+        let hooksFile = fs.directory.file("hooks")
+        try Data("a/b/c=true\n".utf8).write(to: URL(fileURLWithPath: hooksFile))
+        chmod(hooksFile, 0o666)
+        for (arguments, message) in [(["--on-change", "a/b=true"], "three parts"), (["--on-change", "a/b/c=reload && echo"], "sh -c"),
+                                     (["--on-change", "a/b/c=signal:BOGUS:/run/x.pid"], "unknown signal"), (["--hooks-file", hooksFile], "chmod go-w"),
+                                     (["--hooks-file", fs.directory.file("missing")], "cannot read hooks file"), (["--hook-timeout", "0"], "--hook-timeout")] {
+            let result = try runProgram(daemon, [fs.mountpoint, "--state-dir", fs.state, "--foreground"] + arguments, timeout: 20)
+            #expect(result.status == 64 && result.stderr.contains(message), "\(arguments): \(result.status) \(result.stderr)")
+        }
+        #expect(!fs.isMounted)
+    }
+
+    @Test func aWriteThroughAnotherDaemonOnTheSameStateRunsTheHook() throws {
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.cli("secret", "set", "payments/prod/k", stdin: "1")
+        let out = try outputDirectory(fs)
+        try fs.mount(["--on-change", "payments/*/*=sh -c 'echo \"$SECRETFS_PATH $SECRETFS_VERSION\" >> \"$0/runs\"' \(out)"])
+        // A second daemon, without hooks, over the same state directory.
+        let other = fs.directory.file("other-mnt")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        let second = try ChildProcess(BuiltProducts.path("secretfsd"), [other, "--state-dir", fs.state, "--foreground"], environment: ProcessInfo.processInfo.environment,
+                                      stdin: null, stdout: null, stderr: null)
+        close(null)
+        defer {
+            kill(second.pid, SIGTERM)
+            _ = try? second.wait(timeout: 10)
+            if (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(" \(other) ") == true { _ = try? runProgram("/usr/bin/fusermount3", ["-uz", other]) }
+        }
+        #expect(eventually { (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?.contains(" \(other) ") == true })
+        #expect(POSIX.write("\(other)/payments/prod/k", Array("through the other daemon".utf8)) == nil)
+        #expect(eventually { contents("\(out)/runs") == "payments/prod/k 2\n" }, "\(contents("\(out)/runs")) \(fs.daemonLog)")
+        kill(second.pid, SIGTERM)
+        #expect(try second.wait(timeout: 10) == 0)
+        try fs.stop()
+    }
+
     @Test func aBurstOfTenWritesRunsTheHookOnceOrTwice() throws {
         let fs = try MountedSecretFS()
         try fs.scope("payments", "prod")
