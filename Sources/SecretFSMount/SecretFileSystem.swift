@@ -268,7 +268,11 @@ final class SecretFileSystem: FileSystem, @unchecked Sendable {
                 }
             }
             try service.changeOwnership(of: object, caller: caller) { try change($0, defaults, caller) }
-            if case .secret(let secret) = object { coherence.dropAttributesNow(of: secret) }
+            if case .secret(let secret) = object {
+                coherence.dropAttributesNow(of: secret)
+                // Old versions show the secret's owner, group and mode too.
+                versions.dropAttributesNow(of: secret)
+            }
         }
     }
 

@@ -45,6 +45,10 @@ import Testing
             #expect(abs(Double(status.st_mtim.tv_sec) - when.timeIntervalSince1970) < 1.01, "mtime \(status.st_mtim.tv_sec), created \(created)")
         }
         #expect((try POSIX.status(fs.path("payments/prod/k"))).st_mode & 0o7777 == 0o640)
+        // Owner, group and mode are the secret's, and follow a chmod or chown of it at once.
+        #expect(chmod(fs.path("payments/prod/k"), 0o604) == 0 && chown(fs.path("payments/prod/k"), 1234, 5678) == 0)
+        let restricted = try POSIX.status(fs.path("payments/prod/k@1"))
+        #expect(restricted.st_mode & 0o7777 == 0o404 && restricted.st_uid == 1234 && restricted.st_gid == 5678, "mode \(String(restricted.st_mode & 0o7777, radix: 8))")
         let version = try runProgram("/usr/bin/getfattr", ["-n", "user.secretfs.version", "--only-values", fs.path("payments/prod/k@2")])
         #expect(version.status == 0 && version.output == "2", "\(version.output) \(version.stderr)")
         let manager = try runProgram("/usr/bin/getfattr", ["-n", "user.secretfs.manager", "--only-values", fs.path("payments/prod/k@1")])
