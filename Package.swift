@@ -103,7 +103,7 @@ if Context.environment["SECRETFS_FUZZ"] == "1" {
     package.products.append(.executable(name: "secretfs-fuzz", targets: ["SecretFSFuzz"]))
     package.targets.append(.executableTarget(
         name: "SecretFSFuzz",
-        dependencies: ["AWS", "Azure", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault", "Google"],
+        dependencies: ["AWS", "Azure", "ChangeHooks", "HTTP", "Managers", "SecretCore", "SecretFSKit", "SecureMemory", "Store", "Vault", "Google"],
         path: "Fuzz/SecretFSFuzz",
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     ))

@@ -2,6 +2,7 @@
 // SECRETFS_FUZZ_TARGET so one binary serves every parser (one build, one link).
 import AWS
 import Azure
+import ChangeHooks
 import Foundation
 import HTTP
 import Managers
@@ -86,6 +87,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         fuzzPath(text)
     case "value":
         fuzzValue(bytes)
+    case "hooks":
+        fuzzHook(text)
     default:
         fatalError("unknown SECRETFS_FUZZ_TARGET")
     }
@@ -252,4 +255,17 @@ public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
     var count = argc
     var vector = argv
     return runFuzzerDriver(&count, &vector) { data, size in fuzzOne(data, size) }
+}
+
+/// Change hooks as written on the command line or in a hooks file: a command's words, quoted
+/// again, split back to the same words; a rule that parses has a three-part pattern.
+func fuzzHook(_ text: String) {
+    if let words = try? CommandWords.split(text) {
+        let quoted = words.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        guard let again = try? CommandWords.split(quoted), again == words else { fatalError("command words do not survive quoting") }
+    }
+    if let rule = try? HookRule(parsing: text) {
+        precondition(rule.pattern.text.split(separator: "/", omittingEmptySubsequences: false).count == 3)
+        _ = rule.pattern.matches("a/b/c")
+    }
 }

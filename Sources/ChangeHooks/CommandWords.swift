@@ -46,7 +46,7 @@ public enum CommandWords {
                 word.append(next)
             case "|", "&", ";", "<", ">", "(", ")", "$", "`":
                 throw HookRuleError("command '\(HookRuleError.printable(text))' uses the shell's '\(character)': hooks run without a shell; write sh -c '...' to use one")
-            case "\n", "\r":
+            case _ where character.isNewline:
                 throw HookRuleError("a command is one line")
             default:
                 inWord = true

@@ -25,7 +25,8 @@ public enum HooksFile {
             throw HookRuleError("cannot read hooks file \(path): not UTF-8 text, or unreadable")
         }
         var rules: [HookRule] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line break ends a line (a file written on Windows has "\r\n", one Character in Swift).
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let content = line.trimmingCharacters(in: .whitespaces)
             if content.isEmpty || content.hasPrefix("#") { continue }
             do {

@@ -14,6 +14,21 @@ import Testing
         #expect(try CommandWords.split("ls ~/x *.pem") == ["ls", "~/x", "*.pem"])
     }
 
+    @Test func wordsQuotedAgainSplitBackToTheSameWords() throws {
+        // The property the "hooks" fuzz target checks, over random text of the characters that matter.
+        let alphabet = Array("ab '\"\\\t$|;\r\n\r\n")
+        var generator = SystemRandomNumberGenerator()
+        var checked = 0
+        for _ in 0..<20_000 {
+            let text = String((0..<Int.random(in: 1...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            guard let words = try? CommandWords.split(text) else { continue }
+            let quoted = words.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+            #expect(try CommandWords.split(quoted) == words, "\(text.debugDescription) -> \(words)")
+            checked += 1
+        }
+        #expect(checked > 100)
+    }
+
     @Test(arguments: ["a | b", "a && b", "a; b", "a > f", "a < f", "echo $HOME", "echo `id`", "(a)", "a 'b", #"a "b"#, "a \\", "", "   ", "a\nb"])
     func commandsAShellWouldReadOtherwiseAreRefused(command: String) {
         #expect(throws: HookRuleError.self) { try CommandWords.split(command) }
@@ -64,6 +79,9 @@ import Testing
         #expect(rules.map(\.pattern.text) == ["web/prod/*", "payments/*/db-*"])
         #expect(rules.last?.action == .command(["/usr/local/bin/rotate", "--now"]))
 
+        // Windows line ends are line ends.
+        try Data("# comment\r\na/b/c=true\r\nd/e/f=false\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try HooksFile.rules(at: path).map(\.text) == ["a/b/c=true", "d/e/f=false"])
         try Data("a/b/c=true\nnot a rule\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect { try HooksFile.rules(at: path) } throws: { ($0 as? HookRuleError)?.message.hasPrefix("\(path):2: ") == true }
         // Its commands run as the daemon's user: nobody else may write it.
