@@ -44,16 +44,15 @@ extension SecretFileSystem {
         return OpenedFile(handle: openFiles.insert(file), usesPageCache: pageCache, keepsCachedPages: keepPages, skipsFlush: true)
     }
 
-    /// Refuses a change to an old version (`EROFS`): history is never rewritten. A write
-    /// open or a create is audited as a refused write of the secret, as on a read-only mount.
-    func refusedVersionWrite(_ version: VersionPath, caller: Caller? = nil) -> Errno {
-        if let caller {
-            service.recordRefusedWrite(version.secret, caller: caller, error: SecretError(.readOnly, "'\(version.secret)@\(version.number)' is an old version: read-only"))
-        }
-        return .readOnlyFileSystem
+    /// Refuses a change to an old version (`readOnly`, so `EROFS`): history is never rewritten.
+    /// A write open or a create is audited as a refused write of the secret, as on a read-only mount.
+    func refusedVersionWrite(_ version: VersionPath, caller: Caller? = nil) -> SecretError {
+        let refusal = SecretError(.readOnly, "'\(version.secret)@\(version.number)' is an old version: read-only")
+        if let caller { service.recordRefusedWrite(version.secret, caller: caller, error: refusal) }
+        return refusal
     }
 
-    /// Throws `EROFS` when `path` names an old version; for changes other than opens (truncate,
+    /// Throws `readOnly` (`EROFS`) when `path` names an old version; for changes other than opens (truncate,
     /// chmod, chown, utimens, unlink, rename), which are refused before anything is read.
     func refuseVersionChange(_ path: String) throws {
         if let version = VersionPath(path) { throw refusedVersionWrite(version) }
