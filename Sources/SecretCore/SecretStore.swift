@@ -22,6 +22,28 @@ public protocol SecretStore: Sendable {
     /// copy of their sealed pages outlives the removal on disk (the remover may have found the
     /// write-ahead log held by a reader, and could not wait). The first call only takes note.
     func purgeValuesRemovedElsewhere()
+
+    /// Copies every commit into the main database file and syncs it, so that it survives a
+    /// power cut: a master key rotation's commit must be on disk before the key file changes.
+    /// Throws when readers elsewhere keep the copy from completing.
+    func makeCommitsDurable() throws
+}
+
+/// Where one stored version is: its secret and number, and the secret's path.
+public struct VersionLocation: Sendable, Equatable {
+    /// The secret's identifier.
+    public let secretID: Int64
+    /// The secret's path when the location was read.
+    public let path: SecretPath
+    /// The version's number.
+    public let number: Int
+
+    /// Creates a location.
+    public init(secretID: Int64, path: SecretPath, number: Int) {
+        self.secretID = secretID
+        self.path = path
+        self.number = number
+    }
 }
 
 /// The operations available inside a transaction. Lookups return nil for missing rows.
@@ -47,6 +69,10 @@ public protocol StoreTransaction {
     /// Sets a manager row's tag (after it, its scopes, selectors or default flag changed).
     func setManagerTag(id: Int64, tag: [UInt8]) throws
     func deleteManager(id: Int64) throws
+    /// Replaces a manager's settings (a key rotation's); the caller re-tags the row.
+    func setManagerConfig(id: Int64, config: [String: String]) throws
+    /// Replaces a manager's sealed credentials (re-sealed under a new master key); the caller re-tags the row.
+    func setSealedCredentials(id: Int64, sealed: [UInt8]?) throws
     /// How many secrets have at least one version sealed by the manager.
     func secretCount(managerID: Int64) throws -> Int
 
@@ -94,6 +120,16 @@ public protocol StoreTransaction {
     func replacePayload(secretID: Int64, number: Int, managerID: Int64, payload: StoredPayload, tag: [UInt8]?) throws
     /// Sets the tags of rows written before tags existed (the schema migration that added them).
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws
+    /// Where every version the manager sealed is (deleted secrets' included), by path and number.
+    func versionLocations(managerID: Int64) throws -> [VersionLocation]
+    /// A secret's versions, oldest first, without their ciphertexts (`payload.ciphertext` is
+    /// empty): for work on the rows around a value (its wrapped key, its tags), not on the value.
+    func versionHeaders(secretID: Int64) throws -> [SecretVersion]
+    /// Replaces a version's wrapped data key and key reference, and its tag; its ciphertext and
+    /// nonce stay as they are (a key rotation re-wraps the data key, never the value).
+    func rewrapVersion(secretID: Int64, number: Int, wrappedKey: [UInt8], keyReference: String?, tag: [UInt8]?) throws
+    /// Replaces the tags of secret and version rows (every row re-tagged under a new master key).
+    func replaceTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws
 
     // Commit stamps
     /// In a write transaction, the `SecretStore.commitStamp` the store will show once this

@@ -74,6 +74,45 @@ public protocol SecretsManager: Sendable {
 
     /// When the value behind `payload` was last fetched from its external store, if it was.
     func fetchedAt(_ payload: StoredPayload) -> Date?
+
+    /// The settings a key rotation to `target` runs under, from the settings as stored.
+    ///
+    /// New seals use the rotation's key from the moment these settings are stored, and the keys
+    /// it moves away from stay accepted for opening until `settingsAfterRotation()`. The target
+    /// is checked to work first (a KMS key that is enabled and answers), so nothing changes for
+    /// one that does not. A rotation left unfinished with the same target resumes: its settings
+    /// come back unchanged.
+    func rotationSettings(to target: RotationTarget) throws -> [String: String]
+
+    /// Re-wraps the data key of `payload` under the key new seals use; nil when it already is.
+    ///
+    /// Only the wrapped key and the key reference change: the value's ciphertext and nonce are
+    /// never re-encrypted (its ciphertext may even be left out of `payload`). The data key is
+    /// never in clear outside a `SecureBytes`.
+    func rewrap(_ payload: StoredPayload, context: EncryptionContext) throws -> StoredPayload?
+
+    /// The settings once every data key is under the rotation's key: the keys it moved away
+    /// from are no longer accepted, and the rotation is no longer pending.
+    func settingsAfterRotation() -> [String: String]
+}
+
+/// What a key rotation moves a manager's data keys to.
+public struct RotationTarget: Sendable, Equatable {
+    /// Another key of the manager's kind (an AWS KMS key ARN, a Cloud KMS key in the same key
+    /// ring); nil for the manager's own key: a new epoch of a builtin manager's key, an AWS KMS
+    /// key's current material, a Cloud KMS key's primary version.
+    public var key: String?
+
+    /// Creates a target.
+    public init(key: String? = nil) {
+        self.key = key
+    }
+}
+
+/// The settings every rotating manager keeps while a rotation is unfinished.
+public enum RotationSettings {
+    /// Present ("true") from the start of a rotation until every data key is under its key.
+    public static let pending = "rotation-pending"
 }
 
 extension SecretsManager {
@@ -93,6 +132,23 @@ extension SecretsManager {
 
     /// Envelope managers fetch nothing.
     public func fetchedAt(_ payload: StoredPayload) -> Date? { nil }
+
+    /// Reference managers hold no data keys: their values live, and are encrypted, in their store.
+    public func rotationSettings(to target: RotationTarget) throws -> [String: String] {
+        throw noDataKeys
+    }
+
+    /// Reference managers hold no data keys.
+    public func rewrap(_ payload: StoredPayload, context: EncryptionContext) throws -> StoredPayload? {
+        throw noDataKeys
+    }
+
+    /// Reference managers hold no data keys: their settings stay as they are.
+    public func settingsAfterRotation() -> [String: String] { descriptor.config }
+
+    private var noDataKeys: SecretError {
+        SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no data keys to rotate: its values are kept, and encrypted, by its own store; rotate keys there")
+    }
 }
 
 /// Builds working managers from their stored descriptors.

@@ -125,6 +125,29 @@ public final class SQLiteSecretStore: SecretStore, @unchecked Sendable {
         }
     }
 
+    public func makeCommitsDurable() throws {
+        try lock.withLock {
+            // A complete checkpoint syncs the WAL, copies it into the database and syncs that
+            // (synchronous = NORMAL alone may lose the last commits to a power cut).
+            let done = try Self.translating(path: nil) { try database.checkpointAndTruncate() }
+            guard done else {
+                throw SecretError(.internalError, "the database's write-ahead log could not be copied into it (another process kept reading); try again")
+            }
+        }
+    }
+
+    /// The managers stored in the database at `path`, read without migrating or changing it:
+    /// for choosing which master key's tags they carry before the store is opened for use.
+    public static func storedManagers(path: String) throws -> [ManagerDescriptor] {
+        do {
+            let database = try Database(path: path, mode: .readWrite)
+            _ = try identity(database, path: path)
+            return try SQLiteTransaction(database: database, managerCache: ManagerCache()).managers()
+        } catch let error as SQLiteError {
+            throw translate(error, path: path)
+        }
+    }
+
     public func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         try lock.withLock {
             try Self.translating(path: nil) {

@@ -167,6 +167,18 @@ struct SQLiteTransaction: StoreTransaction {
         try database.run("DELETE FROM managers WHERE id = ?", [id])
     }
 
+    func setManagerConfig(id: Int64, config: [String: String]) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
+        try database.run("UPDATE managers SET config = ? WHERE id = ?", [try Self.encode(config), id])
+    }
+
+    func setSealedCredentials(id: Int64, sealed: [UInt8]?) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
+        try database.run("UPDATE managers SET sealed_credentials = ? WHERE id = ?", [sealed, id])
+    }
+
     func secretCount(managerID: Int64) throws -> Int {
         try database.queryFirst("""
             SELECT count(*) FROM secrets s
@@ -263,6 +275,28 @@ struct SQLiteTransaction: StoreTransaction {
         }
     }
 
+    func replaceTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws {
+        for secret in secrets {
+            try database.run("UPDATE secrets SET tag = ? WHERE id = ?", [secret.tag, secret.id])
+        }
+        for version in versions {
+            try database.run("UPDATE secret_versions SET tag = ? WHERE secret_id = ? AND version = ?", [version.tag, version.secretID, version.number])
+        }
+    }
+
+    func versionLocations(managerID: Int64) throws -> [VersionLocation] {
+        try database.query("""
+            SELECT s.id, a.name, e.name, s.name, v.version FROM secret_versions v
+            JOIN secrets s ON s.id = v.secret_id
+            JOIN environments e ON e.id = s.environment_id
+            JOIN applications a ON a.id = e.application_id
+            WHERE v.manager_id = ? ORDER BY a.name, e.name, s.name, v.version
+            """, [managerID]).map { row in
+            VersionLocation(secretID: Int64(row.int(0)), path: SecretPath(application: try ResourceName(row.string(1)), environment: try ResourceName(row.string(2)),
+                                                                          name: try ResourceName(row.string(3))), number: row.int(4))
+        }
+    }
+
     func moveSecret(id: Int64, toEnvironmentID: Int64, name: ResourceName) throws {
         try database.run("UPDATE secrets SET environment_id = ?, name = ? WHERE id = ?", [toEnvironmentID, name.rawValue, id])
     }
@@ -333,6 +367,16 @@ struct SQLiteTransaction: StoreTransaction {
 
     func versions(secretID: Int64) throws -> [SecretVersion] {
         try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(version)
+    }
+
+    func versionHeaders(secretID: Int64) throws -> [SecretVersion] {
+        // The ciphertext column (3) is selected empty, and a pieced one's pieces are never read.
+        try database.query("\(Self.versionMetadataColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map { RowDecoding.version($0, ciphertext: []) }
+    }
+
+    func rewrapVersion(secretID: Int64, number: Int, wrappedKey: [UInt8], keyReference: String?, tag: [UInt8]?) throws {
+        try database.run("UPDATE secret_versions SET wrapped_key = ?, key_reference = ?, tag = ? WHERE secret_id = ? AND version = ?",
+                         [wrappedKey, keyReference, tag, secretID, number])
     }
 
     func deleteVersion(secretID: Int64, number: Int) throws {
