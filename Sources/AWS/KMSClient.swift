@@ -39,6 +39,23 @@ public final class KMSClient: Sendable {
         }
     }
 
+    /// Re-wraps a data key under `destinationKeyID` inside KMS, without its plaintext ever leaving:
+    /// the source key is pinned, and the encryption context stays the same on both sides.
+    /// Returns the new wrapped key and the ARN of the key that now wraps it.
+    public func reEncrypt(wrapped: [UInt8], sourceKeyID: String, destinationKeyID: String, context: [String: String]) throws -> (wrapped: [UInt8], keyARN: String) {
+        try client.call("ReEncrypt", body: [
+            "CiphertextBlob": Data(wrapped).base64EncodedString(), "SourceKeyId": sourceKeyID, "DestinationKeyId": destinationKeyID,
+            "SourceEncryptionContext": context, "DestinationEncryptionContext": context,
+            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        ]) { answer in
+            guard let blob = try answer.string("CiphertextBlob"), let rewrapped = Data(base64Encoded: blob), !rewrapped.isEmpty,
+                  let arn = try answer.string("KeyId"), !arn.isEmpty else {
+                throw AWSError(.rejected, "kms ReEncrypt returned an incomplete answer")
+            }
+            return ([UInt8](rewrapped), arn)
+        }
+    }
+
     /// The key's ARN and state (`Enabled`, `Disabled`, `PendingDeletion`, …).
     public func describeKey(keyID: String) throws -> (arn: String, state: String) {
         try client.call("DescribeKey", body: ["KeyId": keyID]) { answer in

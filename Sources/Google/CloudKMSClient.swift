@@ -62,10 +62,10 @@ public final class CloudKMSClient: Sendable {
         }
     }
 
-    /// The key's purpose and its primary version's state (`ENABLED`, `DISABLED`, ...).
-    public func describe(key: String) throws -> (purpose: String, primaryState: String) {
+    /// The key's purpose, its primary version's state (`ENABLED`, `DISABLED`, ...) and that version's name.
+    public func describe(key: String) throws -> (purpose: String, primaryState: String, primaryName: String?) {
         try call(key, body: nil, what: "Cloud KMS key lookup") { answer in
-            (try answer.string("purpose") ?? "UNKNOWN", try answer.string("primary.state") ?? "NO_PRIMARY")
+            (try answer.string("purpose") ?? "UNKNOWN", try answer.string("primary.state") ?? "NO_PRIMARY", try answer.string("primary.name"))
         }
     }
 

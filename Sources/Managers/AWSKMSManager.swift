@@ -8,16 +8,34 @@ import SecureMemory
 ///
 /// The wrapped data key is stored with the ciphertext; `Decrypt` pins the configured key ARN and
 /// the version's encryption context, so a swapped key or a row moved to another secret fails.
+///
+/// A key rotation re-wraps each data key with `ReEncrypt` (its plaintext never leaves KMS) under
+/// the key's current material or another key, and moves the manager to a new key epoch (setting
+/// `key-epoch`), recorded in each version's key reference (`ARN#EPOCH`), so that a resumed
+/// rotation skips what is done. Keys a rotation moved away from are listed in
+/// `previous-key-arns` until it finishes: only a version whose reference names one of them is
+/// opened with it; every other is pinned to `key-arn`.
 final class AWSKMSManager: SecretsManager {
     let descriptor: ManagerDescriptor
     let kms: KMSClient
     let keyARN: String
+    /// The epoch new seals and re-wraps record.
+    private let epoch: Int
+    /// Resolved ARNs of the keys a pending rotation moves away from.
+    private let previousKeys: Set<String>
     private let cache = DataKeyCache()
+
+    /// The setting naming the key epoch.
+    static let epochSetting = "key-epoch"
+    /// The setting listing, comma-separated, the keys a pending rotation moves away from.
+    static let previousKeysSetting = "previous-key-arns"
 
     init(descriptor: ManagerDescriptor, kms: KMSClient, keyARN: String) {
         self.descriptor = descriptor
         self.kms = kms
         self.keyARN = keyARN
+        epoch = KeyEpochReference.setting(descriptor.config[Self.epochSetting]) ?? 0
+        previousKeys = Set((descriptor.config[Self.previousKeysSetting] ?? "").split(separator: ",").map(String.init))
     }
 
     func seal(_ plaintext: SecureBytes, context: EncryptionContext) throws -> StoredPayload {
@@ -25,7 +43,7 @@ final class AWSKMSManager: SecretsManager {
         do {
             let box = try AESGCM.sealCombined(plaintext, key: dataKey, associatedData: context.associatedData)
             cache.insert(dataKey, for: Self.identity(wrapped, context))
-            return StoredPayload(ciphertext: box.sealed, nonce: box.nonce, wrappedKey: wrapped, keyReference: arn)
+            return StoredPayload(ciphertext: box.sealed, nonce: box.nonce, wrappedKey: wrapped, keyReference: KeyEpochReference(key: arn, epoch: epoch).text)
         } catch let error as CryptoError {
             throw SecretError(.internalError, "could not encrypt '\(context.path)': \(error.message)", cause: error)
         }
@@ -40,7 +58,7 @@ final class AWSKMSManager: SecretsManager {
         if let cached = cache.key(for: identity) {
             dataKey = cached
         } else {
-            dataKey = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: keyARN, context: context.keyValuePairs) }
+            dataKey = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: sourceKey(of: payload), context: context.keyValuePairs) }
             cache.insert(dataKey, for: identity)
         }
         do {
@@ -70,6 +88,66 @@ final class AWSKMSManager: SecretsManager {
         guard unwrapped.constantTimeEquals(dataKey) else {
             throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS returned a different data key on Decrypt")
         }
+    }
+
+    // MARK: Rotation
+
+    /// The target key (the configured one unless another is named), checked to be enabled and to
+    /// wrap and unwrap a data key, with a new epoch; the configured key joins the previous ones
+    /// when another is named. A pending rotation to the same key resumes.
+    func rotationSettings(to target: RotationTarget) throws -> [String: String] {
+        var settings = descriptor.config
+        let destination = target.key ?? keyARN
+        if settings[RotationSettings.pending] == "true" && destination == keyARN { return settings }
+        let context = EncryptionContext(path: try SecretPath(parsing: "secretfs-test/probe/probe"), version: 1, managerID: descriptor.id)
+        let (destinationARN, state) = try kmsCall(context) { try kms.describeKey(keyID: destination) }
+        guard state == "Enabled" else {
+            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS key \(AWSManagerConfig.masked(destinationARN)) is \(state), not Enabled; nothing was changed")
+        }
+        let (dataKey, wrapped, _) = try kmsCall(context) { try kms.generateDataKey(keyID: destination, context: context.keyValuePairs) }
+        let unwrapped = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: destination, context: context.keyValuePairs) }
+        guard unwrapped.constantTimeEquals(dataKey) else {
+            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS returned a different data key on Decrypt; nothing was changed")
+        }
+        var previous = previousKeys
+        if destination != keyARN {
+            // Versions name the key ARN KMS answered with, whatever alias the setting holds.
+            previous.insert(try kmsCall(context) { try kms.describeKey(keyID: keyARN) }.arn)
+        }
+        previous.subtract([destination, destinationARN])
+        settings["key-arn"] = destination
+        settings[Self.epochSetting] = String(epoch + 1)
+        settings[Self.previousKeysSetting] = previous.isEmpty ? nil : previous.sorted().joined(separator: ",")
+        settings[RotationSettings.pending] = "true"
+        return settings
+    }
+
+    func rewrap(_ payload: StoredPayload, context: EncryptionContext) throws -> StoredPayload? {
+        guard KeyEpochReference(parsing: payload.keyReference).epoch != epoch else { return nil }
+        guard let wrapped = payload.wrappedKey else {
+            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) has no wrapped data key")
+        }
+        let (rewrapped, arn) = try kmsCall(context) {
+            try kms.reEncrypt(wrapped: wrapped, sourceKeyID: sourceKey(of: payload), destinationKeyID: keyARN, context: context.keyValuePairs)
+        }
+        var result = payload
+        result.wrappedKey = rewrapped
+        result.keyReference = KeyEpochReference(key: arn, epoch: epoch).text
+        return result
+    }
+
+    /// The previous keys are no longer accepted.
+    func settingsAfterRotation() -> [String: String] {
+        var settings = descriptor.config
+        settings[Self.previousKeysSetting] = nil
+        settings[RotationSettings.pending] = nil
+        return settings
+    }
+
+    /// The key a version's data key is unwrapped with: a previous key its reference names, else the configured key.
+    private func sourceKey(of payload: StoredPayload) -> String {
+        let named = KeyEpochReference(parsing: payload.keyReference).key
+        return previousKeys.contains(named) ? named : keyARN
     }
 
     /// KMS requests made so far (for tests and benchmarks).

@@ -138,13 +138,20 @@ public final class ManagerRegistry: ManagerProvider {
         let config = descriptor.config
         // Earlier versions stored the engine, base path and namespace with surrounding slashes, which VaultManager trims.
         func trimmed(_ key: String) -> String? { config[key]?.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+        func epochProblem(_ key: String) -> String? {
+            KeyEpochReference.setting(config[key]) == nil ? "not a whole number from 0" : nil
+        }
         var problems: [(String, String?)] = []
         switch descriptor.type {
         case .builtin:
-            break
+            let epochs = (KeyEpochReference.setting(config[BuiltinManager.oldestEpochSetting]), KeyEpochReference.setting(config[BuiltinManager.epochSetting]))
+            problems = [(BuiltinManager.epochSetting, epochProblem(BuiltinManager.epochSetting)),
+                        (BuiltinManager.oldestEpochSetting, epochProblem(BuiltinManager.oldestEpochSetting)
+                            ?? ((epochs.0 ?? 0) > (epochs.1 ?? 0) ? "above \(BuiltinManager.epochSetting)" : nil))]
         case .awsKMS, .awsSecretsManager:
             problems = [("endpoint", config["endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
-                        ("sts-endpoint", config["sts-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) })]
+                        ("sts-endpoint", config["sts-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
+                        (AWSKMSManager.epochSetting, epochProblem(AWSKMSManager.epochSetting))]
         case .gcpKMS:
             problems = [("endpoint", config["endpoint"].flatMap { ManagerSettingChecks.urlProblem($0) }),
                         ("token-endpoint", config["token-endpoint"].flatMap { ManagerSettingChecks.urlProblem($0, allowingPath: true) }),
@@ -152,7 +159,8 @@ public final class ManagerRegistry: ManagerProvider {
                         ("project", ManagerSettingChecks.gcpNameProblem(config["project"] ?? "", what: "project")),
                         ("region", ManagerSettingChecks.gcpNameProblem(config["region"] ?? "", what: "region")),
                         ("key-ring", ManagerSettingChecks.gcpNameProblem(config["key-ring"] ?? "", what: "key ring")),
-                        ("key", ManagerSettingChecks.gcpNameProblem(config["key"] ?? "", what: "key"))]
+                        ("key", ManagerSettingChecks.gcpNameProblem(config["key"] ?? "", what: "key")),
+                        (GCPKMSManager.previousKeysSetting, GCPKMSManager.previousKeyIDs(config).lazy.compactMap { ManagerSettingChecks.gcpNameProblem($0, what: "key") }.first)]
         case .vault:
             problems = [("url", config["url"].flatMap { ManagerSettingChecks.urlProblem($0) }),
                         ("engine", trimmed("engine").flatMap { ManagerSettingChecks.pathProblem($0) }),

@@ -32,7 +32,7 @@ import Testing
         #expect(otherKey?.kind == .notFound)
         // One token served all four requests.
         #expect(try standIn.control("stats")["tokens_issued"] as? Int == 1)
-        #expect(try kms.describe(key: keyName) == ("ENCRYPT_DECRYPT", "ENABLED"))
+        #expect(try kms.describe(key: keyName) == ("ENCRYPT_DECRYPT", "ENABLED", "\(keyName)/cryptoKeyVersions/1"))
     }
 
     @Test func aJWTSignedByAnotherKeyIsRefused() throws {
