@@ -122,6 +122,24 @@ enum FileChecks {
         return buffer
     }
 
+    /// Renames `source` over `destination` (atomically, within one directory).
+    static func rename(_ source: String, to destination: String) throws {
+        guard Glibc.rename(source, destination) == 0 else { throw failure("cannot rename \(source) to \(destination)") }
+    }
+
+    /// Removes a file; one that is already gone is not an error.
+    static func remove(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw failure("cannot remove \(path)") }
+    }
+
+    /// Syncs a directory, so that the names created, renamed or removed in it survive a power cut.
+    static func syncDirectory(_ path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("cannot open \(path)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw failure("cannot sync \(path)") }
+    }
+
     /// An error naming the operation and the system's reason.
     static func failure(_ what: String) -> SecretError {
         let code = errno

@@ -34,7 +34,7 @@ public enum SecretFS {
             report.createdMasterKey = try state.createMasterKeyIfMissing()
             report.createdDatabase = try state.createDatabaseIfMissing()
             try state.checkPermissions()
-            let integrity = MasterKeyAuthenticator(masterKey: try state.loadMasterKey())
+            let integrity = MasterKeyAuthenticator(masterKey: try masterKey(state, logger: logger))
             let store = try SQLiteSecretStore(path: state.databasePath, create: true, tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
             let addedBuiltin = try store.write { tx -> Bool in
                 let managers = try tx.managers()
@@ -61,7 +61,7 @@ public enum SecretFS {
     /// (Vault tokens) alive in the background.
     public static func open(_ state: StateDirectory, options: SecretService.Options = .init(), checkpointsInBackground: Bool = false, logger: Logger) throws -> SecretService {
         try state.checkPermissions()
-        let masterKey = try state.loadMasterKey()
+        let masterKey = try masterKey(state, logger: logger)
         let integrity = MasterKeyAuthenticator(masterKey: masterKey)
         let store = try SQLiteSecretStore(path: state.databasePath, create: false, checkpointsInBackground: checkpointsInBackground,
                                           tagging: { try SecretService.tagUntaggedRows($0, with: integrity) }, logger: logger)
@@ -72,9 +72,9 @@ public enum SecretFS {
 
 extension SecretFS {
     /// The sealer for manager credentials, keyed from the state directory's master key.
-    public static func credentialSealer(_ state: StateDirectory) throws -> CredentialSealer {
+    public static func credentialSealer(_ state: StateDirectory, logger: Logger = Logger(label: "secretfs")) throws -> CredentialSealer {
         try state.checkPermissions()
-        return CredentialSealer(masterKey: try state.loadMasterKey())
+        return CredentialSealer(masterKey: try masterKey(state, logger: logger))
     }
 }
 

@@ -20,6 +20,10 @@ public struct StateDirectory: Sendable {
     public var databasePath: String { "\(path)/\(Self.databaseName)" }
     /// The master key's path.
     public var masterKeyPath: String { "\(path)/\(Self.masterKeyName)" }
+    /// Where a master key rotation writes the new key before the database is re-tagged under it.
+    public var newMasterKeyPath: String { masterKeyPath + ".new" }
+    /// Where a master key rotation keeps the old key until the database is re-tagged under the new one.
+    public var oldMasterKeyPath: String { masterKeyPath + ".old" }
 
     /// Uses `path`, made absolute against the current directory (the daemon changes directory once mounted).
     public init(path: String) {
@@ -111,7 +115,8 @@ public struct StateDirectory: Sendable {
             throw SecretError(.invalidArgument, "state directory \(path) is not a directory")
         }
         try FileChecks.requirePrivate(path, directory, fix: "chmod 700 \(path)")
-        let files = [(masterKeyPath, "the 32-byte master key"), (databasePath, "the SQLite database"),
+        let files = [(masterKeyPath, "the 32-byte master key"), (newMasterKeyPath, "a 32-byte master key"), (oldMasterKeyPath, "a 32-byte master key"),
+                     (StateLock.path(self), "the state directory's lock file"), (databasePath, "the SQLite database"),
                      (databasePath + "-wal", "the database's write-ahead log"), (databasePath + "-shm", "the database's shared-memory index")]
         for (file, what) in files {
             guard let status = try FileChecks.status(file) else { continue }
@@ -126,10 +131,14 @@ public struct StateDirectory: Sendable {
     }
 
     /// Reads the 32-byte master key into a wiped-on-release buffer.
-    public func loadMasterKey() throws -> SecureBytes {
-        let key = try FileChecks.readSmallFile(masterKeyPath, limit: AESGCM.keyByteCount + 1, holding: "the 32-byte master key")
+    ///
+    /// Callers go through `SecretFS.masterKey`, which holds the state lock and finishes an
+    /// interrupted master key rotation first.
+    func loadMasterKey(from file: String? = nil) throws -> SecureBytes {
+        let file = file ?? masterKeyPath
+        let key = try FileChecks.readSmallFile(file, limit: AESGCM.keyByteCount + 1, holding: "the 32-byte master key")
         guard key.count == AESGCM.keyByteCount else {
-            throw SecretError(.corruptStore, "\(masterKeyPath) must hold exactly \(AESGCM.keyByteCount) bytes; it holds \(key.count)")
+            throw SecretError(.corruptStore, "\(file) must hold exactly \(AESGCM.keyByteCount) bytes; it holds \(key.count)")
         }
         return key
     }
