@@ -45,23 +45,24 @@ final class BatchProgress {
         draw(current: item)
     }
 
-    /// Records what happened to `item`.
-    func record(_ item: String, _ outcome: BatchOutcome, detail: String? = nil) {
+    /// Records what happened to `item` (one of its versions, for a batch over versions).
+    func record(_ item: String, _ outcome: BatchOutcome, detail: String? = nil, version: Int? = nil) {
         counts[outcome, default: 0] += 1
         finished += 1
+        let label = version.map { "\(item) version \($0)" } ?? item
         if json {
-            struct Line: Encodable { let secret: String; let outcome: BatchOutcome; let detail: String? }
+            struct Line: Encodable { let secret: String; let version: Int?; let outcome: BatchOutcome; let detail: String? }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(Line(secret: item, outcome: outcome, detail: detail)) {
+            if let data = try? encoder.encode(Line(secret: item, version: version, outcome: outcome, detail: detail)) {
                 print(String(decoding: data, as: UTF8.self))
                 fflush(nil)  // every stream: the line reaches a pipe reader as it happens
             }
         } else if outcome != .done {
             clearBar()
-            writeStandardError("\(outcome == .failed ? "failed" : "skipped") \(visible(item))\(detail.map { ": " + visible($0) } ?? "")\n")
+            writeStandardError("\(outcome == .failed ? "failed" : "skipped") \(visible(label))\(detail.map { ": " + visible($0) } ?? "")\n")
         }
-        if drawsBar && (Date().timeIntervalSince(lastDrawn) >= 0.1 || finished == total) { draw(current: item) }
+        if drawsBar && (Date().timeIntervalSince(lastDrawn) >= 0.1 || finished == total) { draw(current: label) }
     }
 
     /// Prints the summary; true when nothing failed.

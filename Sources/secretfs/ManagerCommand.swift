@@ -4,7 +4,7 @@ import ArgumentParser
 struct ManagerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "manager", abstract: "Configure secrets managers.",
-        subcommands: [List.self, Show.self, Add.self, SetDefault.self, Test.self, Remove.self])
+        subcommands: [List.self, Show.self, Add.self, SetDefault.self, Test.self, Rotate.self, Remove.self])
 }
 
 /// Options every `manager add` type takes.

@@ -43,9 +43,12 @@ struct ManagerView: Encodable {
         secrets = secretCount
         scopes = descriptor.scopes.map(\.description)
         delegateSelectors = descriptor.selectors
-        // The key ARN's account is masked, as Harness masks the whole ARN; credentials never leave their seal.
+        // The key ARN's account is masked, as Harness masks the whole ARN (each one of a list of
+        // them, a rotation's previous keys); credentials never leave their seal.
         config = descriptor.config.reduce(into: [:]) { result, entry in
-            result[entry.key] = entry.key.hasSuffix("-arn") ? AWSManagerConfig.masked(entry.value) : entry.value
+            result[entry.key] = entry.key.hasSuffix("-arn") || entry.key.hasSuffix("-arns")
+                ? entry.value.split(separator: ",", omittingEmptySubsequences: false).map { AWSManagerConfig.masked(String($0)) }.joined(separator: ",")
+                : entry.value
         }
         credentials = descriptor.sealedCredentials == nil ? nil : "********"
         created = descriptor.createdAt
