@@ -103,8 +103,11 @@ import Testing
         let test = try fs.cli("manager", "test", "off", allowFailure: true)
         #expect(test.status == 11)
         #expect(test.stderr.contains("is Disabled, not Enabled"))
-        // moto still answers GenerateDataKey on a disabled key (real KMS sends DisabledException, which maps to the
-        // same exit status), so the check that can fail here is the DescribeKey state that `manager test` reads.
+        // The test server refuses a disabled key as KMS does (moto_strict_server.py): a write cannot seal.
+        let write = try fs.cli("secret", "set", "payments/prod/k", "--manager", "off", stdin: "value", allowFailure: true)
+        #expect(write.status == 11)
+        #expect(write.stderr.contains("KMS key is disabled or pending deletion"), "\(write.stderr)")
+        #expect(write.stderr.contains("DisabledException"), "\(write.stderr)")
     }
 
     @Test func hostCredentialsFromIMDSv2AndTheContainerEndpoint() throws {

@@ -25,9 +25,11 @@ public final class MotoServer: @unchecked Sendable {
         defer { close(null) }
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
-        // Through tied_to_parent.py (which execs moto_server): suites hold their server in a static that is never torn down.
-        process = try ChildProcess(try Fixtures.executable("python3"),
-                                   [Fixtures.path("tied_to_parent.py"), try Fixtures.executable("moto_server"), "-H", "127.0.0.1", "-p", String(port)],
+        // Through tied_to_parent.py (which execs the server): suites hold their server in a static that is never torn down.
+        // moto_strict_server.py is moto_server with KMS refusing disabled keys and a wrong ReEncrypt source, as KMS does.
+        let python = try Fixtures.executable("python3")
+        process = try ChildProcess(python,
+                                   [Fixtures.path("tied_to_parent.py"), python, Fixtures.path("moto_strict_server.py"), "-H", "127.0.0.1", "-p", String(port)],
                                    environment: environment, stdin: null, stdout: null, stderr: null)
         let deadline = Date().addingTimeInterval(30)
         while !Fixtures.canConnect(port: port) {
@@ -52,6 +54,27 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Resumes a paused server.
     public func resume() { kill(process.pid, SIGCONT) }
+
+    /// Creates an enabled symmetric KMS key, as an operator would (boto3 as the admin user); returns its ARN.
+    public func createKey() throws -> String {
+        try kmsAdmin("print(kms.create_key(Description='secretfs test key')['KeyMetadata']['Arn'])")
+    }
+
+    /// Disables the KMS key `arn`: from then on every use of it is refused with DisabledException.
+    public func disableKey(_ arn: String) throws {
+        // moto's DisableKey takes the key ID, not its ARN.
+        _ = try kmsAdmin("kms.disable_key(KeyId=sys.argv[1].split('/')[-1])", arn)
+    }
+
+    /// Runs `statement` with `kms`, a boto3 KMS client of the admin user, and `sys.argv[1...]`
+    /// set to `arguments`; returns what it printed. The credentials go in the environment.
+    private func kmsAdmin(_ statement: String, _ arguments: String...) throws -> String {
+        let script = "import sys, boto3\nkms = boto3.client('kms', endpoint_url='\(endpoint)', region_name='us-east-1')\n\(statement)\n"
+        let result = try runProgram(try Fixtures.executable("python3"), ["-c", script] + arguments,
+                                    environment: ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey])
+        guard result.status == 0 else { throw TestFailure("boto3 against moto failed: \(result.stderr)") }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     deinit {
         kill(process.pid, SIGCONT)
@@ -339,6 +362,31 @@ public final class GCPKMSStandIn: @unchecked Sendable {
         if let settings { arguments += ["-X", "POST", "--data-binary", OpenBaoServer.json(settings)] }
         let result = try runProgram("/usr/bin/curl", arguments)
         return (try? JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]) ?? [:]
+    }
+
+    /// Makes a new primary version of `key` (the manager's key unless named); returns its number.
+    @discardableResult
+    public func rotate(key: String? = nil) throws -> Int {
+        let answer = try control("rotate", ["key": key ?? self.key])
+        guard answer["ok"] as? Bool == true, let primary = answer["primary"] as? Int else { throw TestFailure("stand-in rotate: \(answer)") }
+        return primary
+    }
+
+    /// Adds another key (version 1, enabled) to the key ring.
+    public func addKey(_ name: String) throws {
+        let answer = try control("key", ["key": name])
+        guard answer["ok"] as? Bool == true else { throw TestFailure("stand-in key: \(answer)") }
+    }
+
+    /// Enables or disables one version of `key` (the manager's key unless named).
+    public func setVersion(_ version: Int, of key: String? = nil, enabled: Bool) throws {
+        let answer = try control("version", ["key": key ?? self.key, "version": version, "state": enabled ? "ENABLED" : "DISABLED"])
+        guard answer["ok"] as? Bool == true else { throw TestFailure("stand-in version: \(answer)") }
+    }
+
+    /// A key's full resource name (the manager's key unless named).
+    public func keyName(_ key: String? = nil) -> String {
+        "projects/\(project)/locations/\(location)/keyRings/\(keyRing)/cryptoKeys/\(key ?? self.key)"
     }
 
     deinit {
