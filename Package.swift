@@ -93,6 +93,7 @@ let package = Package(
         .testTarget(name: "GoogleTests", dependencies: ["Google", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "AzureTests", dependencies: ["Azure", "HTTP", "SecureMemory"]),
         .testTarget(name: "ChangeHooksTests", dependencies: ["ChangeHooks", "SecretCore"]),
+        .testTarget(name: "RotationTests", dependencies: ["TestSupport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

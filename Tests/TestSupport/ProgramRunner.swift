@@ -234,3 +234,58 @@ public final class LockedCounter: @unchecked Sendable {
     /// Adds one.
     public func increment() { lock.withLock { count += 1 } }
 }
+
+/// A program whose standard output is read line by line while it runs, so a test can act in
+/// the middle of it (kill it after some lines). Its standard error goes to a file.
+public final class LineStream: @unchecked Sendable {
+    /// The running program.
+    public let process: ChildProcess
+    private let output: PipePair
+    private var buffered: [UInt8] = []
+    private var ended = false
+    private let errorPath = NSTemporaryDirectory() + "secretfs-stream-\(UUID().uuidString).stderr"
+
+    /// Starts `executable` with `arguments`, with `environment` added to the test's own.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "SECRETFS_STATE_DIR")
+        for (key, value) in environment { env[key] = value }
+        output = try PipePair()
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let errors = open(errorPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer {
+            close(null)
+            close(errors)
+        }
+        process = try ChildProcess(executable, arguments, environment: env, stdin: null, stdout: output.write, stderr: errors)
+        output.closeWrite()
+    }
+
+    /// The next whole line of output, or nil once the output ended or `timeout` seconds passed.
+    public func nextLine(timeout: TimeInterval = 30) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let newline = buffered.firstIndex(of: 0x0a) {
+                defer { buffered.removeSubrange(...newline) }
+                return String(decoding: buffered[..<newline], as: UTF8.self)
+            }
+            guard !ended, Date() < deadline else { return nil }
+            var descriptor = pollfd(fd: output.read, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 100) > 0 else { continue }
+            let count = read(output.read, &chunk, chunk.count)
+            if count > 0 { buffered += chunk[..<count] } else { ended = true }
+        }
+    }
+
+    /// What the program wrote to standard error so far.
+    public var standardError: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if !process.hasExited {
+            kill(process.pid, SIGKILL)
+            _ = try? process.wait(timeout: 5)
+        }
+        unlink(errorPath)
+    }
+}
