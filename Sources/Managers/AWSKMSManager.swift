@@ -144,6 +144,11 @@ final class AWSKMSManager: SecretsManager {
         return settings
     }
 
+    /// Only a version wrapped under a previous key needs one; an older epoch of the configured key does not.
+    func needsRetiringKey(_ payload: StoredPayload) -> Bool {
+        previousKeys.contains(KeyEpochReference(parsing: payload.keyReference).key)
+    }
+
     /// The key a version's data key is unwrapped with: a previous key its reference names, else the configured key.
     private func sourceKey(of payload: StoredPayload) -> String {
         let named = KeyEpochReference(parsing: payload.keyReference).key

@@ -101,6 +101,11 @@ public final class BuiltinManager: SecretsManager {
         return settings
     }
 
+    /// Every epoch below the current one is retired.
+    public func needsRetiringKey(_ payload: StoredPayload) -> Bool {
+        KeyEpochReference(parsing: payload.keyReference).epoch < epoch
+    }
+
     /// `payload` with its data key re-wrapped under `successor`'s key for the same epoch: for a
     /// new master key, from which `successor` (the same manager) was built.
     public func rewrap(_ payload: StoredPayload, context: EncryptionContext, into successor: BuiltinManager) throws -> StoredPayload {

@@ -164,11 +164,20 @@ final class GCPKMSManager: SecretsManager {
         return settings
     }
 
+    /// Only a version wrapped under a previous key needs one; an older version of the configured key does not.
+    func needsRetiringKey(_ payload: StoredPayload) -> Bool {
+        Self.key(of: payload).map(previousKeys.contains) ?? false
+    }
+
+    /// The key a key reference (a key version's name) names.
+    private static func key(of payload: StoredPayload) -> String? {
+        payload.keyReference.flatMap { reference in reference.range(of: "/cryptoKeyVersions/").map { String(reference[..<$0.lowerBound]) } }
+    }
+
     /// The data key of `payload`, decrypted with the key its reference names when that is a
     /// previous key, else with the configured key.
     private func unwrap(_ payload: StoredPayload, _ wrapped: [UInt8], _ context: EncryptionContext) throws -> SecureBytes {
-        let named = payload.keyReference.flatMap { reference in reference.range(of: "/cryptoKeyVersions/").map { String(reference[..<$0.lowerBound]) } }
-        let key = named.flatMap { previousKeys.contains($0) ? $0 : nil } ?? keyName
+        let key = Self.key(of: payload).flatMap { previousKeys.contains($0) ? $0 : nil } ?? keyName
         let dataKey = try kmsCall(context, key: key) { try kms.decrypt(key: key, ciphertext: wrapped, associatedData: context.associatedData) }
         guard dataKey.count == AESGCM.keyByteCount else {
             throw SecretError(.tampered, "secret '\(context.path)' version \(context.version): Cloud KMS unwrapped a data key of \(dataKey.count) bytes")

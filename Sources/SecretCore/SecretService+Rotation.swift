@@ -24,6 +24,17 @@ public struct KeyRotation: Sendable {
     public let resumed: Bool
 }
 
+/// What finishing a key rotation found.
+public enum RotationFinish: Sendable, Equatable {
+    /// No version needs the keys the rotation moved away from: they are no longer accepted.
+    case retired
+    /// Versions written meanwhile by a writer that sealed under an old key before the rotation
+    /// began still need it; the old keys stay accepted (run the rotation again).
+    case oldKeyStillNeeded(versions: Int)
+    /// The manager's settings changed since the rotation began (another one began); nothing changed.
+    case managerChanged
+}
+
 /// What a key rotation did to one version.
 public enum RotationOutcome: Sendable, Equatable {
     /// Its data key was re-wrapped under the rotation's key.
@@ -119,22 +130,33 @@ extension SecretService {
     }
 
     /// Retires the keys `rotation` moved away from, once every one of its versions was re-wrapped
-    /// or found current; false (and nothing changes) when the manager's settings changed since
-    /// it began (another rotation began meanwhile). Audited.
+    /// or found current, unless a version stored now still needs one of them (written meanwhile
+    /// by a writer that sealed before the rotation began) or the manager's settings changed
+    /// since it began; then nothing changes. Audited.
     @discardableResult
-    public func finishRotation(_ rotation: KeyRotation, caller: Caller) throws -> Bool {
+    public func finishRotation(_ rotation: KeyRotation, caller: Caller) throws -> RotationFinish {
         let label = Self.managerLabel(rotation.manager.name)
         do {
-            let settings = try manager(for: rotation.manager).settingsAfterRotation()
-            return try store.write { tx -> Bool in
-                guard try tx.manager(id: rotation.manager.id) == rotation.manager else { return false }
+            let working = try manager(for: rotation.manager)
+            let settings = working.settingsAfterRotation()
+            return try store.write { tx -> RotationFinish in
+                guard try tx.manager(id: rotation.manager.id) == rotation.manager else { return .managerChanged }
+                // Checked, not assumed from the run: a retired key must be needed by no row at all.
+                var headers: [Int64: [SecretVersion]] = [:]
+                var stale = 0
+                for location in try tx.versionLocations(managerID: rotation.manager.id) {
+                    let versions = try headers[location.secretID] ?? tx.versionHeaders(secretID: location.secretID)
+                    headers[location.secretID] = versions
+                    if let version = versions.first(where: { $0.number == location.number }), working.needsRetiringKey(version.payload) { stale += 1 }
+                }
+                guard stale == 0 else { return .oldKeyStillNeeded(versions: stale) }
                 if settings != rotation.manager.config {
                     try tx.setManagerConfig(id: rotation.manager.id, config: settings)
                     try Self.tagManagers(tx, [rotation.manager.id], with: integrity)
                 }
                 try tx.appendAudit(Self.event(.rotate, label, version: nil, caller: caller, result: nil,
                                               detail: "finished a key rotation: every data key is under the new key, and the old keys are no longer accepted"))
-                return true
+                return .retired
             }
         } catch {
             let failure = Self.domainError(error, doing: "finish rotating the keys of manager '\(rotation.manager.name)'")

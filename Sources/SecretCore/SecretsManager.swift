@@ -94,6 +94,10 @@ public protocol SecretsManager: Sendable {
     /// The settings once every data key is under the rotation's key: the keys it moved away
     /// from are no longer accepted, and the rotation is no longer pending.
     func settingsAfterRotation() -> [String: String]
+
+    /// Whether opening `payload` needs a key that `settingsAfterRotation()` stops accepting
+    /// (decided from its key reference, without asking anything remote).
+    func needsRetiringKey(_ payload: StoredPayload) -> Bool
 }
 
 /// What a key rotation moves a manager's data keys to.
@@ -145,6 +149,9 @@ extension SecretsManager {
 
     /// Reference managers hold no data keys: their settings stay as they are.
     public func settingsAfterRotation() -> [String: String] { descriptor.config }
+
+    /// Reference managers retire no keys.
+    public func needsRetiringKey(_ payload: StoredPayload) -> Bool { false }
 
     private var noDataKeys: SecretError {
         SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no data keys to rotate: its values are kept, and encrypted, by its own store; rotate keys there")

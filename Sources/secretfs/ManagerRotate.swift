@@ -58,19 +58,24 @@ extension ManagerCommand {
                     }
                 }
                 // Only a complete run retires the old keys: until then some data key may still need them.
-                var finished = false
+                var finish: RotationFinish?
                 var finishFailure: SecretError?
                 if !interrupted && !failed {
-                    do { finished = try service.finishRotation(rotation, caller: cliCaller) } catch let error as SecretError { finishFailure = error }
+                    do { finish = try service.finishRotation(rotation, caller: cliCaller) } catch let error as SecretError { finishFailure = error }
                 }
                 let succeeded = progress.finish(interrupted: interrupted)
                 if let finishFailure { throw finishFailure }
                 if !json {
-                    print(finished ? "manager \(name): every data key is under the new key; the old key is no longer used and may be disabled"
-                                   : "manager \(name): the rotation is unfinished and the old key is still needed; run 'secretfs manager rotate \(name)' again")
+                    print(finish == .retired ? "manager \(name): every data key is under the new key; the old key is no longer used and may be disabled"
+                                             : "manager \(name): the rotation is unfinished and the old key is still needed; run 'secretfs manager rotate \(name)' again")
                 }
                 guard succeeded else { throw ExitCode(interrupted ? 130 : 1) }
-                if !finished {
+                switch finish {
+                case .retired?, nil:
+                    break
+                case .oldKeyStillNeeded(let count)?:
+                    throw SecretError(.internalError, "\(count) version(s) of manager '\(name)' written while the rotation began still need the old key; run 'secretfs manager rotate \(name)' again")
+                case .managerChanged?:
                     throw SecretError(.internalError, "manager '\(name)' changed while its keys were rotated (another rotation began?); run 'secretfs manager rotate \(name)' again")
                 }
             }
