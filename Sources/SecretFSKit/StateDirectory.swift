@@ -86,7 +86,11 @@ public struct StateDirectory: Sendable {
             for file in [databasePath, databasePath + "-wal", databasePath + "-shm", databasePath + "-journal"] { unlink(file) }
         }
         if report.createdMasterKey { unlink(masterKeyPath) }
-        if report.createdDirectory { rmdir(path) }
+        if report.createdDirectory {
+            // The state lock file this process made is all that can be left in a directory it made.
+            unlink(StateLock.path(self))
+            rmdir(path)
+        }
     }
 
     /// Whether the database (or its WAL) holds anything: then secrets or credentials may be sealed under the master key.
