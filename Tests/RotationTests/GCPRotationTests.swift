@@ -74,21 +74,36 @@ import Testing
         #expect(try fs.storedVersions()["payments/prod/after@1"]?.keyReference == "\(standIn.keyName("second"))/cryptoKeyVersions/1")
     }
 
-    @Test func aRotationKilledMidwayFinishesWhenRunAgainWithNothingLost() throws {
+    @Test func aRotationStoppedByCtrlCOrKilledMidwayFinishesWhenRunAgainWithNothingLost() throws {
         let standIn = try GCPKMSStandIn()
         let (fs, tree) = try state(standIn, count: 12)
         try standIn.addKey("second")
         // Each Cloud KMS request takes 50 ms, so the kill lands with most versions still to do.
         try standIn.control("settings", ["delay": 0.05])
-        let run = try LineStream(BuiltProducts.path("secretfs"), ["manager", "rotate", "g", "--to-key", "second", "--json"], environment: ["SECRETFS_STATE_DIR": fs.state])
-        for _ in 0..<4 { #expect(run.nextLine() != nil, "\(run.standardError)") }
+        let arguments = ["manager", "rotate", "g", "--to-key", "second", "--json"]
+        let current = "\(standIn.keyName("second"))/cryptoKeyVersions/1"
+
+        // Ctrl-C stops between two versions, with a summary and status 130.
+        let stopped = try LineStream(BuiltProducts.path("secretfs"), arguments, environment: ["SECRETFS_STATE_DIR": fs.state])
+        for _ in 0..<2 { #expect(stopped.nextLine() != nil, "\(stopped.standardError)") }
+        kill(stopped.process.pid, SIGINT)
+        var rest: [String] = []
+        while let line = stopped.nextLine() { rest.append(line) }
+        #expect(try stopped.process.wait(timeout: 10) == 130)
+        let stopSummary = try JSONSerialization.jsonObject(with: Data((rest.last ?? "").utf8)) as? [String: Any]
+        #expect(stopSummary?["interrupted"] as? Bool == true, "\(rest)")
+        let afterStop = try fs.storedVersions().values.filter { $0.keyReference == current }.count
+        #expect(afterStop == 2 + rest.count - 1 && afterStop < tree.versionCount, "\(afterStop) re-wrapped, \(rest.count - 1) after the first two lines")
+
+        // Killed: a version in flight is simply done again by the next run.
+        let run = try LineStream(BuiltProducts.path("secretfs"), arguments, environment: ["SECRETFS_STATE_DIR": fs.state])
+        for _ in 0..<(afterStop + 2) { #expect(run.nextLine() != nil, "\(run.standardError)") }
         kill(run.process.pid, SIGKILL)
         #expect(try run.process.wait(timeout: 10) == 128 + SIGKILL)
         try standIn.control("settings", ["delay": 0])
 
-        let current = "\(standIn.keyName("second"))/cryptoKeyVersions/1"
         let done = try fs.storedVersions().values.filter { $0.keyReference == current }.count
-        #expect(done >= 4 && done < tree.versionCount, "\(done) of \(tree.versionCount) re-wrapped before the kill")
+        #expect(done >= afterStop + 2 && done < tree.versionCount, "\(done) of \(tree.versionCount) re-wrapped before the kill")
         // Meanwhile everything reads, under either key: the manager's key is the second one, and the first is still accepted.
         let pending = try fs.managerSettings("g")
         #expect(pending["key"] == "second" && pending["previous-keys"] == standIn.key && pending["rotation-pending"] == "true", "\(pending)")
