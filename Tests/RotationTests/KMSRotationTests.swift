@@ -57,6 +57,29 @@ import Testing
         try tree.checkThroughCLI(fs)
     }
 
+    /// Issue 22's acceptance for rotation: a thousand secrets under one KMS key are rotated to
+    /// another, the first key is disabled, and every secret still reads through the mount.
+    @Test func aThousandSecretsAreRotatedAwayFromAKeyThatIsThenDisabled() throws {
+        let moto = try SharedServers.moto.get()
+        let first = try moto.createKey(), second = try moto.createKey()
+        let fs = try MountedSecretFS()
+        try fs.scope("payments", "prod")
+        try fs.addKMSManager("kms", keyARN: first, moto: moto, scope: "payments:prod")
+        try fs.mount()
+        let made = try runProgram("/bin/sh", ["-c", "i=1; while [ $i -le 1000 ]; do printf \"value-$i\" > \"$0/s$i\" || exit 1; i=$((i+1)); done", fs.path("payments/prod")], timeout: 300)
+        #expect(made.status == 0, "\(made.stderr)")
+        let result = try fs.cli("manager", "rotate", "kms", "--to-key-arn", second)
+        #expect(result.output.hasPrefix("1000 re-wrapped, 0 skipped, 0 failed"), "\(result.output)")
+        try moto.disableKey(first)
+        try fs.stop()
+        try fs.mount()
+        for index in 1...1000 {
+            #expect(POSIX.read(fs.path("payments/prod/s\(index)")) == .success(Array("value-\(index)".utf8)), "s\(index)")
+        }
+        try fs.stop()
+        #expect(try fs.storedVersions().values.allSatisfy { $0.keyReference == "\(second)#1" })
+    }
+
     @Test func aDisabledOrMistypedTargetChangesNothing() throws {
         let moto = try SharedServers.moto.get()
         let key = try moto.createKey()
