@@ -77,17 +77,22 @@ final class AWSKMSManager: SecretsManager {
     }
 
     func test() throws {
-        let path = try SecretPath(parsing: "secretfs-test/probe/probe")
-        let context = EncryptionContext(path: path, version: 1, managerID: descriptor.id)
-        let (arn, state) = try kmsCall(context) { try kms.describeKey(keyID: keyARN) }
+        _ = try probe(keyARN)
+    }
+
+    /// Checks that `key` is enabled and that a data key it wraps comes back; returns its resolved ARN.
+    private func probe(_ key: String) throws -> String {
+        let context = EncryptionContext(path: try SecretPath(parsing: "secretfs-test/probe/probe"), version: 1, managerID: descriptor.id)
+        let (arn, state) = try kmsCall(context) { try kms.describeKey(keyID: key) }
         guard state == "Enabled" else {
             throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS key \(arn) is \(state), not Enabled")
         }
-        let (dataKey, wrapped, _) = try kmsCall(context) { try kms.generateDataKey(keyID: keyARN, context: context.keyValuePairs) }
-        let unwrapped = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: keyARN, context: context.keyValuePairs) }
+        let (dataKey, wrapped, _) = try kmsCall(context) { try kms.generateDataKey(keyID: key, context: context.keyValuePairs) }
+        let unwrapped = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: key, context: context.keyValuePairs) }
         guard unwrapped.constantTimeEquals(dataKey) else {
             throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS returned a different data key on Decrypt")
         }
+        return arn
     }
 
     // MARK: Rotation
@@ -99,19 +104,16 @@ final class AWSKMSManager: SecretsManager {
         var settings = descriptor.config
         let destination = target.key ?? keyARN
         if settings[RotationSettings.pending] == "true" && destination == keyARN { return settings }
-        let context = EncryptionContext(path: try SecretPath(parsing: "secretfs-test/probe/probe"), version: 1, managerID: descriptor.id)
-        let (destinationARN, state) = try kmsCall(context) { try kms.describeKey(keyID: destination) }
-        guard state == "Enabled" else {
-            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS key \(AWSManagerConfig.masked(destinationARN)) is \(state), not Enabled; nothing was changed")
-        }
-        let (dataKey, wrapped, _) = try kmsCall(context) { try kms.generateDataKey(keyID: destination, context: context.keyValuePairs) }
-        let unwrapped = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: destination, context: context.keyValuePairs) }
-        guard unwrapped.constantTimeEquals(dataKey) else {
-            throw SecretError(.managerUnavailable, "manager '\(descriptor.name)': KMS returned a different data key on Decrypt; nothing was changed")
+        let destinationARN: String
+        do {
+            destinationARN = try probe(destination)
+        } catch let error as SecretError {
+            throw SecretError(error.code, "\(error.message); nothing was changed")
         }
         var previous = previousKeys
         if destination != keyARN {
             // Versions name the key ARN KMS answered with, whatever alias the setting holds.
+            let context = EncryptionContext(path: try SecretPath(parsing: "secretfs-test/probe/probe"), version: 1, managerID: descriptor.id)
             previous.insert(try kmsCall(context) { try kms.describeKey(keyID: keyARN) }.arn)
         }
         previous.subtract([destination, destinationARN])

@@ -62,16 +62,6 @@ struct SecretTree {
 }
 
 extension MountedSecretFS {
-    /// Runs the CLI with an argument array.
-    @discardableResult
-    func cli(_ arguments: [String], stdin: String? = nil, allowFailure: Bool = false) throws -> ProgramResult {
-        let result = try runProgram(BuiltProducts.path("secretfs"), arguments, stdin: stdin.map { Data($0.utf8) }, environment: ["SECRETFS_STATE_DIR": state])
-        if result.status != 0 && !allowFailure {
-            throw TestFailure("secretfs \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
-        }
-        return result
-    }
-
     /// The database, opened beside whatever else uses it.
     func database() throws -> Database {
         try Database(path: "\(state)/secretfs.db", mode: .readWrite)

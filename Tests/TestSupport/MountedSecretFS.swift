@@ -21,6 +21,12 @@ public final class MountedSecretFS: @unchecked Sendable {
     /// Runs the CLI against this state directory, failing on a non-zero status unless `allowFailure`.
     @discardableResult
     public func cli(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:], allowFailure: Bool = false) throws -> ProgramResult {
+        try cli(arguments, stdin: stdin, environment: environment, allowFailure: allowFailure)
+    }
+
+    /// `cli` with the arguments in an array.
+    @discardableResult
+    public func cli(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], allowFailure: Bool = false) throws -> ProgramResult {
         let result = try runProgram(BuiltProducts.path("secretfs"), arguments, stdin: stdin.map { Data($0.utf8) }, environment: environment.merging(["SECRETFS_STATE_DIR": state]) { $1 })
         if result.status != 0 && !allowFailure {
             throw TestFailure("secretfs \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
