@@ -60,7 +60,7 @@ extension SecretService {
             } else {
                 report.leftDamaged.append("secret '\(secret.path)'")
             }
-            for version in try tx.versionHeaders(secretID: secret.id) {
+            for version in try tx.versionsMetadata(secretID: secret.id) {
                 guard old.verify(version.tag, MetadataMessage.version(version, at: secret.path)) else {
                     report.leftDamaged.append("secret '\(secret.path)' version \(version.number)")
                     continue

@@ -91,7 +91,7 @@ extension SecretService {
             return try optimistically("re-wrap the data key of '\(path)' version \(location.number)") { () -> RotationOutcome? in
                 let prepared = try store.read { tx -> (SecretVersion, ManagerDescriptor)? in
                     guard let secret = try tx.secret(at: path), secret.id == location.secretID,
-                          let stored = try tx.versionHeaders(secretID: secret.id).first(where: { $0.number == location.number }) else { return nil }
+                          let stored = try tx.versionMetadata(secretID: secret.id, number: location.number) else { return nil }
                     guard !verified(secret).damaged else {
                         throw SecretError(.tampered, "secret '\(path)': its stored metadata was altered outside secretfs (tag mismatch); its data keys are left as they are")
                     }
@@ -111,7 +111,7 @@ extension SecretService {
                     // Anything changed meanwhile (a rename re-sealed it, a migration moved it, the
                     // manager's settings changed): prepare again from what is stored now.
                     guard try tx.secret(at: path)?.id == location.secretID,
-                          try tx.versionHeaders(secretID: location.secretID).first(where: { $0.number == version.number }) == version,
+                          try tx.versionMetadata(secretID: location.secretID, number: version.number) == version,
                           try tx.manager(id: descriptor.id) == descriptor else { return nil }
                     let updated = tagged(SecretVersion(secretID: version.secretID, number: version.number, managerID: version.managerID, payload: rewrapped,
                                                        size: version.size, createdAt: version.createdAt, creator: version.creator), at: path)
@@ -142,12 +142,9 @@ extension SecretService {
             return try store.write { tx -> RotationFinish in
                 guard try tx.manager(id: rotation.manager.id) == rotation.manager else { return .managerChanged }
                 // Checked, not assumed from the run: a retired key must be needed by no row at all.
-                var headers: [Int64: [SecretVersion]] = [:]
                 var stale = 0
                 for location in try tx.versionLocations(managerID: rotation.manager.id) {
-                    let versions = try headers[location.secretID] ?? tx.versionHeaders(secretID: location.secretID)
-                    headers[location.secretID] = versions
-                    if let version = versions.first(where: { $0.number == location.number }), working.needsRetiringKey(version.payload) { stale += 1 }
+                    if let version = try tx.versionMetadata(secretID: location.secretID, number: location.number), working.needsRetiringKey(version.payload) { stale += 1 }
                 }
                 guard stale == 0 else { return .oldKeyStillNeeded(versions: stale) }
                 if settings != rotation.manager.config {

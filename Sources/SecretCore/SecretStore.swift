@@ -122,9 +122,9 @@ public protocol StoreTransaction {
     func setUntaggedTags(secrets: [(id: Int64, tag: [UInt8])], versions: [(secretID: Int64, number: Int, tag: [UInt8])]) throws
     /// Where every version the manager sealed is (deleted secrets' included), by path and number.
     func versionLocations(managerID: Int64) throws -> [VersionLocation]
-    /// A secret's versions, oldest first, without their ciphertexts (`payload.ciphertext` is
-    /// empty): for work on the rows around a value (its wrapped key, its tags), not on the value.
-    func versionHeaders(secretID: Int64) throws -> [SecretVersion]
+    /// Every version of a secret as `versionMetadata` reads one, oldest first: for work on the
+    /// rows around values (their wrapped keys, their tags), not on the values.
+    func versionsMetadata(secretID: Int64) throws -> [SecretVersion]
     /// Replaces a version's wrapped data key and key reference, and its tag; its ciphertext and
     /// nonce stay as they are (a key rotation re-wraps the data key, never the value).
     func rewrapVersion(secretID: Int64, number: Int, wrappedKey: [UInt8], keyReference: String?, tag: [UInt8]?) throws

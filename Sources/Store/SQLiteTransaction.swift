@@ -369,8 +369,8 @@ struct SQLiteTransaction: StoreTransaction {
         try database.query("\(Self.versionColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map(version)
     }
 
-    func versionHeaders(secretID: Int64) throws -> [SecretVersion] {
-        // The ciphertext column (3) is selected empty, and a pieced one's pieces are never read.
+    func versionsMetadata(secretID: Int64) throws -> [SecretVersion] {
+        // The ciphertext column is left out (and its pieces unread), as in versionMetadata.
         try database.query("\(Self.versionMetadataColumns) WHERE secret_id = ? ORDER BY version", [secretID]).map { RowDecoding.version($0, ciphertext: []) }
     }
 
