@@ -111,9 +111,11 @@ struct MigrationPlan {
     let versions: [SecretVersion]
     let sealers: [(any SecretsManager, EncryptionContext)]
 
-    /// Whether the secret still has the current version and the payloads the plan read.
+    /// Whether the secret still has the current version and the payloads the plan read, and the
+    /// destination the settings it sealed under (a key rotation may have switched its key meanwhile).
     func stillHolds(_ tx: any StoreTransaction, at path: SecretPath) throws -> Bool {
         guard let now = try tx.secret(at: path), now.id == secret.id, now.version == secret.version, now.deletion == nil else { return false }
+        guard try tx.manager(id: destination.id) == destination else { return false }
         for version in versions {
             guard let stored = try tx.version(secretID: secret.id, number: version.number), stored.managerID == version.managerID, stored.payload == version.payload else { return false }
         }
