@@ -9,15 +9,17 @@
 public enum CommandWords {
     /// The words of `text`; throws on an unclosed quote, a shell operator, or no words at all.
     public static func split(_ text: String) throws -> [String] {
+        // By Unicode scalars, as a shell works by bytes: a combining mark after a quote must not
+        // make the quote part of another character (found by the hooks fuzz target).
         var words: [String] = []
-        var word: [Character] = []
+        var word = String.UnicodeScalarView()
         var inWord = false
-        var iterator = Array(text).makeIterator()
+        var iterator = text.unicodeScalars.makeIterator()
         while let character = iterator.next() {
             switch character {
             case " ", "\t":
                 if inWord { words.append(String(word)) }
-                word = []
+                word = String.UnicodeScalarView()
                 inWord = false
             case "'":
                 inWord = true
@@ -33,7 +35,7 @@ public enum CommandWords {
                 while let inner = iterator.next() {
                     if inner == "\"" { closed = true; break }
                     if inner == "\\", let next = iterator.next() {
-                        if !["\"", "\\", "$", "`"].contains(next) { word.append("\\") }
+                        if !["\"", "\\", "$", "`"].contains(next) { word.append("\\" as Unicode.Scalar) }
                         word.append(next)
                         continue
                     }
@@ -46,7 +48,7 @@ public enum CommandWords {
                 word.append(next)
             case "|", "&", ";", "<", ">", "(", ")", "$", "`":
                 throw HookRuleError("command '\(HookRuleError.printable(text))' uses the shell's '\(character)': hooks run without a shell; write sh -c '...' to use one")
-            case _ where character.isNewline:
+            case "\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}":
                 throw HookRuleError("a command is one line")
             default:
                 inWord = true

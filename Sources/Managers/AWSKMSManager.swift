@@ -42,7 +42,7 @@ final class AWSKMSManager: SecretsManager {
         let (dataKey, wrapped, arn) = try kmsCall(context) { try kms.generateDataKey(keyID: keyARN, context: context.keyValuePairs) }
         do {
             let box = try AESGCM.sealCombined(plaintext, key: dataKey, associatedData: context.associatedData)
-            cache.insert(dataKey, for: Self.identity(wrapped, context))
+            cache.insert(dataKey, for: DataKeyCache.identity(wrapped, context))
             return StoredPayload(ciphertext: box.sealed, nonce: box.nonce, wrappedKey: wrapped, keyReference: KeyEpochReference(key: arn, epoch: epoch).text)
         } catch let error as CryptoError {
             throw SecretError(.internalError, "could not encrypt '\(context.path)': \(error.message)", cause: error)
@@ -50,22 +50,7 @@ final class AWSKMSManager: SecretsManager {
     }
 
     func open(_ payload: StoredPayload, context: EncryptionContext) throws -> SecureBytes {
-        guard let wrapped = payload.wrappedKey, payload.ciphertext.count >= AESGCM.tagByteCount else {
-            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) has no wrapped data key")
-        }
-        let identity = Self.identity(wrapped, context)
-        let dataKey: SecureBytes
-        if let cached = cache.key(for: identity) {
-            dataKey = cached
-        } else {
-            dataKey = try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: sourceKey(of: payload), context: context.keyValuePairs) }
-            cache.insert(dataKey, for: identity)
-        }
-        do {
-            return try AESGCM.openCombined(payload.ciphertext, nonce: payload.nonce, key: dataKey, associatedData: context.associatedData)
-        } catch {
-            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) failed to decrypt: data was altered or moved")
-        }
+        try cache.openEnvelope(payload, context: context) { wrapped in try kmsCall(context) { try kms.decrypt(wrapped: wrapped, keyID: sourceKey(of: payload), context: context.keyValuePairs) } }
     }
 
     func checkReachable() throws {
@@ -185,7 +170,4 @@ final class AWSKMSManager: SecretsManager {
         }
     }
 
-    private static func identity(_ wrapped: [UInt8], _ context: EncryptionContext) -> [UInt8] {
-        SHA256.hash(wrapped + [0] + context.associatedData)
-    }
 }

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import SecretCore
 import SecureMemory
 
 /// Unwrapped data keys by wrapped key and context, for a bounded time, so repeated reads skip KMS.
@@ -40,4 +42,32 @@ final class DataKeyCache: @unchecked Sendable {
     }
 
     var count: Int { lock.withLock { entries.count } }
+}
+
+extension DataKeyCache {
+    /// The cache key of a data key: its wrapped form and the context it was wrapped for.
+    static func identity(_ wrapped: [UInt8], _ context: EncryptionContext) -> [UInt8] {
+        SHA256.hash(wrapped + [0] + context.associatedData)
+    }
+
+    /// Opens an envelope-sealed payload (aws-kms, gcp-kms): the data key from this cache, else
+    /// from `unwrap` (the KMS call), then kept; the value with AES-256-GCM under the version's context.
+    func openEnvelope(_ payload: StoredPayload, context: EncryptionContext, unwrap: ([UInt8]) throws -> SecureBytes) throws -> SecureBytes {
+        guard let wrapped = payload.wrappedKey, payload.ciphertext.count >= AESGCM.tagByteCount else {
+            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) has no wrapped data key")
+        }
+        let identity = Self.identity(wrapped, context)
+        let dataKey: SecureBytes
+        if let cached = key(for: identity) {
+            dataKey = cached
+        } else {
+            dataKey = try unwrap(wrapped)
+            insert(dataKey, for: identity)
+        }
+        do {
+            return try AESGCM.openCombined(payload.ciphertext, nonce: payload.nonce, key: dataKey, associatedData: context.associatedData)
+        } catch {
+            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) failed to decrypt: data was altered or moved")
+        }
+    }
 }

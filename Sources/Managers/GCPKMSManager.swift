@@ -60,7 +60,7 @@ final class GCPKMSManager: SecretsManager {
             let dataKey = try SecureRandom.key()
             let wrapped = try kmsCall(context) { try kms.encrypt(key: keyName, plaintext: dataKey, associatedData: context.associatedData) }
             let box = try AESGCM.sealCombined(plaintext, key: dataKey, associatedData: context.associatedData)
-            cache.insert(dataKey, for: Self.identity(wrapped.ciphertext, context))
+            cache.insert(dataKey, for: DataKeyCache.identity(wrapped.ciphertext, context))
             return StoredPayload(ciphertext: box.sealed, nonce: box.nonce, wrappedKey: wrapped.ciphertext, keyReference: wrapped.versionName)
         } catch let error as CryptoError {
             throw SecretError(.internalError, "could not encrypt '\(context.path)': \(error.message)", cause: error)
@@ -68,22 +68,7 @@ final class GCPKMSManager: SecretsManager {
     }
 
     func open(_ payload: StoredPayload, context: EncryptionContext) throws -> SecureBytes {
-        guard let wrapped = payload.wrappedKey, payload.ciphertext.count >= AESGCM.tagByteCount else {
-            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) has no wrapped data key")
-        }
-        let identity = Self.identity(wrapped, context)
-        let dataKey: SecureBytes
-        if let cached = cache.key(for: identity) {
-            dataKey = cached
-        } else {
-            dataKey = try unwrap(payload, wrapped, context)
-            cache.insert(dataKey, for: identity)
-        }
-        do {
-            return try AESGCM.openCombined(payload.ciphertext, nonce: payload.nonce, key: dataKey, associatedData: context.associatedData)
-        } catch {
-            throw SecretError(.tampered, "secret '\(context.path)' version \(context.version) failed to decrypt: data was altered or moved")
-        }
+        try cache.openEnvelope(payload, context: context) { wrapped in try unwrap(payload, wrapped, context) }
     }
 
     /// The key exists, is for encryption, and its primary version is enabled.
@@ -227,9 +212,6 @@ final class GCPKMSManager: SecretsManager {
         }
     }
 
-    private static func identity(_ wrapped: [UInt8], _ context: EncryptionContext) -> [UInt8] {
-        SHA256.hash(wrapped + [0] + context.associatedData)
-    }
 }
 
 /// Checks of a Cloud KMS manager's credentials at `manager add`, before anything is stored.
