@@ -125,10 +125,7 @@ final class AWSKMSManager: SecretsManager {
 
     /// The previous keys are no longer accepted.
     func settingsAfterRotation() -> [String: String] {
-        var settings = descriptor.config
-        settings[Self.previousKeysSetting] = nil
-        settings[RotationSettings.pending] = nil
-        return settings
+        RotationSettings.finished(descriptor.config, previousKeysSetting: Self.previousKeysSetting)
     }
 
     /// Only a version wrapped under a previous key needs one; an older epoch of the configured key does not.

@@ -147,10 +147,7 @@ final class GCPKMSManager: SecretsManager {
 
     /// The previous keys are no longer accepted.
     func settingsAfterRotation() -> [String: String] {
-        var settings = descriptor.config
-        settings[Self.previousKeysSetting] = nil
-        settings[RotationSettings.pending] = nil
-        return settings
+        RotationSettings.finished(descriptor.config, previousKeysSetting: Self.previousKeysSetting)
     }
 
     /// Only a version wrapped under a previous key needs one; an older version of the configured key does not.

@@ -117,6 +117,15 @@ public struct RotationTarget: Sendable, Equatable {
 public enum RotationSettings {
     /// Present ("true") from the start of a rotation until every data key is under its key.
     public static let pending = "rotation-pending"
+
+    /// `config` once a rotation is finished: no longer pending, and the keys it moved away from
+    /// (listed under `previousKeysSetting`) no longer accepted.
+    public static func finished(_ config: [String: String], previousKeysSetting: String) -> [String: String] {
+        var settings = config
+        settings[previousKeysSetting] = nil
+        settings[pending] = nil
+        return settings
+    }
 }
 
 extension SecretsManager {
