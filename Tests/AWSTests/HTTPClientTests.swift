@@ -8,20 +8,16 @@ import Testing
 @Suite struct HTTPClientTests {
     final class StaticServer: @unchecked Sendable {
         let directory = TemporaryDirectory(prefix: "secretfs-http")
-        let port = Int.random(in: 50_000..<60_000)
+        let port: Int
         let process: ChildProcess
 
         init() throws {
             try Data(repeating: 0x61, count: 4096).write(to: URL(fileURLWithPath: directory.file("small")))
             try Data(repeating: 0x62, count: 2 * 1024 * 1024).write(to: URL(fileURLWithPath: directory.file("large")))
-            let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-            defer { close(null) }
-            process = try ChildProcess(try Fixtures.executable("python3"), ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory.path],
-                                       environment: ProcessInfo.processInfo.environment, stdin: null, stdout: null, stderr: null)
-            let deadline = Date().addingTimeInterval(15)
-            while !Fixtures.canConnect(port: port) {
-                if process.hasExited || Date() > deadline { throw TestFailure("http.server did not start") }
-                usleep(50_000)
+            let root = directory.path
+            (process, port) = try LoopbackLaunch.start("http.server", timeout: 15) { port, input, output in
+                try ChildProcess(try Fixtures.executable("python3"), ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root],
+                                 environment: ProcessInfo.processInfo.environment, stdin: input, stdout: output, stderr: output)
             }
         }
 

@@ -21,29 +21,19 @@ public final class AzureStandIn: @unchecked Sendable {
 
     /// Starts the stand-in on a free loopback port.
     public init() throws {
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(null) }
         var environment = ProcessInfo.processInfo.environment
         environment["AZURE_STANDIN_TENANT"] = tenantID
         environment["AZURE_STANDIN_CLIENT_ID"] = clientID
         environment["AZURE_STANDIN_CLIENT_SECRET"] = clientSecret
         environment["AZURE_STANDIN_USER_IDENTITY"] = userIdentityClientID
-        for _ in 0..<5 {
-            let port = Int.random(in: 10_000..<20_000)
-            // Through tied_to_parent.py: the stand-in goes when the test process goes, however it ends.
-            let started = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("tied_to_parent.py"), try Fixtures.executable("python3"), Fixtures.path("azure_standin.py"), String(port)],
-                                           environment: environment, stdin: null, stdout: null, stderr: null)
-            let deadline = Date().addingTimeInterval(15)
-            while !started.hasExited && !Fixtures.canConnect(port: port) && Date() < deadline { usleep(50_000) }
-            if !started.hasExited && Fixtures.canConnect(port: port) {
-                url = "http://127.0.0.1:\(port)"
-                process = started
-                return
-            }
-            kill(started.pid, SIGKILL)
-            _ = try? started.wait(timeout: 5)
+        let python = try Fixtures.executable("python3")
+        // Through tied_to_parent.py: the stand-in goes when the test process goes, however it ends.
+        let port: Int
+        (process, port) = try LoopbackLaunch.start("the Azure stand-in", timeout: 15) { port, input, output in
+            try ChildProcess(python, [Fixtures.path("tied_to_parent.py"), python, Fixtures.path("azure_standin.py"), String(port)],
+                             environment: environment, stdin: input, stdout: output, stderr: output)
         }
-        throw TestFailure("the Azure stand-in did not start")
+        url = "http://127.0.0.1:\(port)"
     }
 
     /// Changes the stand-in's settings (`token_lifetime`, `token_delay`, `audience`, `throttle`, `retry_after`,

@@ -19,24 +19,16 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Starts moto_server and prepares users, keys and a role.
     public init() throws {
-        port = Int.random(in: 20_000..<40_000)
-        endpoint = "http://127.0.0.1:\(port)"
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(null) }
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
         // Through tied_to_parent.py (which execs the server): suites hold their server in a static that is never torn down.
         // moto_strict_server.py is moto_server with KMS refusing disabled keys and a wrong ReEncrypt source, as KMS does.
         let python = try Fixtures.executable("python3")
-        process = try ChildProcess(python,
-                                   [Fixtures.path("tied_to_parent.py"), python, Fixtures.path("moto_strict_server.py"), "-H", "127.0.0.1", "-p", String(port)],
-                                   environment: environment, stdin: null, stdout: null, stderr: null)
-        let deadline = Date().addingTimeInterval(30)
-        while !Fixtures.canConnect(port: port) {
-            if process.hasExited { throw TestFailure("moto_server exited \(process.status)") }
-            if Date() > deadline { throw TestFailure("moto_server did not listen within 30 s") }
-            usleep(100_000)
+        (process, port) = try LoopbackLaunch.start("moto_server") { port, input, output in
+            try ChildProcess(python, [Fixtures.path("tied_to_parent.py"), python, Fixtures.path("moto_strict_server.py"), "-H", "127.0.0.1", "-p", String(port)],
+                             environment: environment, stdin: input, stdout: output, stderr: output)
         }
+        endpoint = "http://127.0.0.1:\(port)"
         let setup = try runProgram(try Fixtures.executable("python3"), [Fixtures.path("moto_setup.py"), endpoint], timeout: 60)
         guard setup.status == 0, let object = try JSONSerialization.jsonObject(with: setup.stdout) as? [String: String] else {
             kill(process.pid, SIGKILL)
@@ -88,22 +80,19 @@ public final class MetadataStub: @unchecked Sendable {
     /// Base URL, for `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
     public let endpoint: String
     /// Token the container endpoint requires in `Authorization`.
-    public let containerToken = "container-token-\(UUID().uuidString)"
+    public let containerToken: String
     private let process: ChildProcess
+    private let port: Int
 
     /// Starts the stub serving `accessKeyID`/`secretAccessKey`.
     public init(accessKeyID: String, secretAccessKey: String) throws {
-        let port = Int.random(in: 40_000..<50_000)
-        endpoint = "http://127.0.0.1:\(port)"
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(null) }
-        process = try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("metadata_stub.py"), String(port), accessKeyID, secretAccessKey, containerToken],
-                                   environment: ProcessInfo.processInfo.environment, stdin: null, stdout: null, stderr: null)
-        let deadline = Date().addingTimeInterval(15)
-        while !Fixtures.canConnect(port: port) {
-            if process.hasExited || Date() > deadline { throw TestFailure("metadata stub did not start") }
-            usleep(50_000)
+        let token = "container-token-\(UUID().uuidString)"
+        containerToken = token
+        (process, port) = try LoopbackLaunch.start("metadata stub", timeout: 15) { port, input, output in
+            try ChildProcess(try Fixtures.executable("python3"), [Fixtures.path("metadata_stub.py"), String(port), accessKeyID, secretAccessKey, token],
+                             environment: ProcessInfo.processInfo.environment, stdin: input, stdout: output, stderr: output)
         }
+        endpoint = "http://127.0.0.1:\(port)"
     }
 
     deinit {
@@ -172,7 +161,7 @@ public final class OpenBaoServer: @unchecked Sendable {
         defer { close(null) }
         var lastError = "no attempt"
         for _ in 0..<5 {
-            let port = Int.random(in: 50_000..<60_000)
+            let port = try LoopbackLaunch.freePort()
             let log = NSTemporaryDirectory() + "openbao-\(UUID().uuidString).log"
             let output = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             let started = try ChildProcess(try Fixtures.executable("python3"),
@@ -324,29 +313,17 @@ public final class GCPKMSStandIn: @unchecked Sendable {
             throw TestFailure("openssl could not make an RSA key: \(made.stderr)")
         }
         let keyID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(null) }
-        for _ in 0..<5 {
-            let port = Int.random(in: 30_000..<40_000)
-            let base = "http://127.0.0.1:\(port)"
-            let started = try ChildProcess(try Fixtures.executable("python3"),
-                                           [Fixtures.path("tied_to_parent.py"), try Fixtures.executable("python3"), Fixtures.path("gcp_kms_standin.py"), String(port), publicPath,
-                                            clientEmail, keyID, project, location, keyRing, key],
-                                           environment: ProcessInfo.processInfo.environment, stdin: null, stdout: null, stderr: null)
-            let deadline = Date().addingTimeInterval(15)
-            while !Fixtures.canConnect(port: port) && !started.hasExited && Date() < deadline { usleep(50_000) }
-            if Fixtures.canConnect(port: port), !started.hasExited {
-                url = base
-                process = started
-                let pem = try String(contentsOfFile: privatePath, encoding: .utf8)
-                serviceAccountJSON = OpenBaoServer.json(["type": "service_account", "project_id": project, "private_key_id": keyID, "private_key": pem,
-                                                         "client_email": clientEmail, "token_uri": "https://oauth2.googleapis.com/token"])
-                return
-            }
-            kill(started.pid, SIGKILL)
-            _ = try? started.wait(timeout: 5)
+        let python = try Fixtures.executable("python3")
+        let settings = [clientEmail, keyID, project, location, keyRing, key]
+        let port: Int
+        (process, port) = try LoopbackLaunch.start("the Cloud KMS stand-in", timeout: 15) { port, input, output in
+            try ChildProcess(python, [Fixtures.path("tied_to_parent.py"), python, Fixtures.path("gcp_kms_standin.py"), String(port), publicPath] + settings,
+                             environment: ProcessInfo.processInfo.environment, stdin: input, stdout: output, stderr: output)
         }
-        throw TestFailure("the Cloud KMS stand-in did not start")
+        url = "http://127.0.0.1:\(port)"
+        let pem = try String(contentsOfFile: privatePath, encoding: .utf8)
+        serviceAccountJSON = OpenBaoServer.json(["type": "service_account", "project_id": project, "private_key_id": keyID, "private_key": pem,
+                                                 "client_email": clientEmail, "token_uri": "https://oauth2.googleapis.com/token"])
     }
 
     /// The arguments of `manager add gcp-kms` for this stand-in (the key file from standard input).
