@@ -115,12 +115,16 @@ struct SecretFSDCommand: ParsableCommand {
             fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing,
             recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow,
             hooks: .init(rules: try hookRules(), timeout: hookTimeout, quietPeriod: Double(hookDebounceMs) / 1000))
+        // Read (and removed from the environment) either way; only in the foreground is this
+        // process the one the service manager started and watches.
+        let notifier = ServiceNotifier.fromEnvironment(logger: logger).flatMap { foreground ? $0 : nil }
         do {
-            try SecretFSDaemon.run(options, logger: logger) { mountpoint in
+            try SecretFSDaemon.run(options, logger: logger, notifier: notifier) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }
             }
         } catch let error as SecretError {
             DaemonLogging.announceError("secretfsd: error: \(error.message)\n")
+            notifier?.status("failed: \(error.message)")
             throw ExitCode(exitStatus(for: error.code))
         }
     }
