@@ -54,6 +54,10 @@ struct SecretFSDCommand: ParsableCommand {
     static func main() {
         ProcessHardening.bindSymbolsNow()
         ProcessHardening.closeInheritedDescriptors()
+        // mount(8) runs /sbin/mount.fuse.secretfs, a link to this binary, for -t fuse.secretfs and fstab.
+        if let argv0 = CommandLine.arguments.first, MountHelperInvocation.isInvoked(as: argv0) {
+            MountHelper.run(Array(CommandLine.arguments.dropFirst()))
+        }
         main(nil)
     }
 
