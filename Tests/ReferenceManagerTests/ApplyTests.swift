@@ -71,12 +71,7 @@ import Testing
     /// The acceptance run: the example sets everything up, the mount serves it, a second apply
     /// and an apply of the export change nothing, and a dry run changes nothing.
     @Test func anExampleFileSetsUpTheStateAndASecondApplyChangesNothing() throws {
-        let moto = try Self.moto.get()
-        let vault = try OpenBaoServer()
-        try vault.expect(vault.api("POST", "secret/data/ops/db", body: #"{"data":{"password":"from-ops","user":"app"}}"#), 200, "write")
-        let fs = try MountedSecretFS()
-        let conf = try Configuration(fs, credentials: ["aws.key": moto.secretAccessKey, "vault.token": vault.rootToken])
-        try conf.write(Self.example(moto, vault))
+        let (moto, vault, fs, conf) = try Self.exampleState()
         let before = try fs.cli("export").output
 
         let plan = try conf.apply("--dry-run").output
@@ -114,12 +109,7 @@ import Testing
     /// Changes show as a diff and are applied in place: a new token, a link to another key (a new
     /// version), an environment's type, and --prune removing a link while its remote value stays.
     @Test func changesAreAppliedInPlaceAndPruneRemovesOnlyLinks() throws {
-        let moto = try Self.moto.get()
-        let vault = try OpenBaoServer()
-        try vault.expect(vault.api("POST", "secret/data/ops/db", body: #"{"data":{"password":"from-ops","user":"app"}}"#), 200, "write")
-        let fs = try MountedSecretFS()
-        let conf = try Configuration(fs, credentials: ["aws.key": moto.secretAccessKey, "vault.token": vault.rootToken])
-        try conf.write(Self.example(moto, vault))
+        let (moto, vault, fs, conf) = try Self.exampleState()
         try conf.apply()
         try fs.cli("secret", "set", "payments/qa/stored", stdin: "kept")
 
@@ -194,6 +184,17 @@ import Testing
         let refused = try conf.apply(allowFailure: true)
         #expect(refused.status == 6 && refused.stderr.contains("manager 'local' is builtin and holds 1 secret(s); the file makes it vault"), "\(refused.stderr)")
         #expect(try fs.cli("secret", "get", "a/e/k").output == "v")
+    }
+
+    /// moto, an OpenBao holding ops/db, a fresh state, and the example written beside it (not applied).
+    static func exampleState() throws -> (MotoServer, OpenBaoServer, MountedSecretFS, Configuration) {
+        let moto = try Self.moto.get()
+        let vault = try OpenBaoServer()
+        try vault.expect(vault.api("POST", "secret/data/ops/db", body: #"{"data":{"password":"from-ops","user":"app"}}"#), 200, "write")
+        let fs = try MountedSecretFS()
+        let conf = try Configuration(fs, credentials: ["aws.key": moto.secretAccessKey, "vault.token": vault.rootToken])
+        try conf.write(Self.example(moto, vault))
+        return (moto, vault, fs, conf)
     }
 
     /// `exported` with `lines` added to the settings of each named manager.
