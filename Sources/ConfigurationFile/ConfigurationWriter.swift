@@ -49,11 +49,12 @@ public enum ConfigurationWriter {
     private static func key(_ name: String) -> Node { text(name) }
 
     /// A string that reads back as the same string: quoted whenever plain text would be taken for
-    /// something else (`true`, `null`, `1.0`, `0440`, a leading `*`).
+    /// a flag or nothing (`true`, `no`, `null`, `~`) or is not plain text at all (a leading `*`,
+    /// `: ` inside). Numbers stay plain: the parser reads every value as the text written.
     private static func text(_ value: String) -> Node {
         let plain = Node(value, .implicit, .plain)
-        let resolvesToString = Resolver.default.resolveTag(of: plain) == .str
-        let safe = resolvesToString && !value.isEmpty && value.first.map { !"*&!|>'\"%@`#,[]{}-?: ".contains($0) } == true
+        let resolved = Resolver.default.resolveTag(of: plain)
+        let safe = resolved != .bool && resolved != .null && !value.isEmpty && value.first.map { !"*&!|>'\"%@`#,[]{}-?: ".contains($0) } == true
             && !value.contains(": ") && !value.contains(" #") && value.last != " " && value.last != ":"
         return Node(value, .implicit, safe ? .plain : .doubleQuoted)
     }

@@ -102,7 +102,7 @@ import Testing
         #expect(exported.contains("manager 'vault' needs its credentials: add token-file to its settings."), "\(exported)")
         #expect(exported.contains("1 secret(s) hold stored values and are not listed"), "\(exported)")
         #expect(!exported.contains(moto.secretAccessKey) && !exported.contains(vault.rootToken) && !exported.contains("from-ops"))
-        try conf.write(Self.withSettings(exported, ["kms": ["access-key-id: \(moto.accessKeyID)", "secret-access-key-file: aws.key"], "vault": ["token-file: vault.token"]]))
+        try conf.write(ConfigurationText.addingSettings(exported, ["kms": ["access-key-id: \(moto.accessKeyID)", "secret-access-key-file: aws.key"], "vault": ["token-file: vault.token"]]))
         #expect(try conf.apply().output == "no changes: the state matches \(conf.file)\n")
     }
 
@@ -195,17 +195,5 @@ import Testing
         let conf = try Configuration(fs, credentials: ["aws.key": moto.secretAccessKey, "vault.token": vault.rootToken])
         try conf.write(Self.example(moto, vault))
         return (moto, vault, fs, conf)
-    }
-
-    /// `exported` with `lines` added to the settings of each named manager.
-    static func withSettings(_ exported: String, _ lines: [String: [String]]) -> String {
-        var result: [String] = []
-        var manager: String?
-        for line in exported.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("  "), !line.hasPrefix("   "), line.hasSuffix(":") { manager = String(line.dropFirst(2).dropLast()) }
-            result.append(line)
-            if line == "    settings:", let manager, let extra = lines[manager] { result += extra.map { "      \($0)" } }
-        }
-        return result.joined(separator: "\n")
     }
 }
