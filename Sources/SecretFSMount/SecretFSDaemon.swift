@@ -93,6 +93,9 @@ public enum SecretFSDaemon {
         // Change hooks run on threads of their own while the daemon serves (see ChangeHooks).
         let hooks = Mutex<ChangeHooks?>(nil)
         defer { hooks.withLock { $0 }?.stop() }
+        // The status record `secretfs status` reads (see DaemonStatusPublisher).
+        let status = Mutex<DaemonStatusPublisher?>(nil)
+        defer { status.withLock { $0 }?.stop() }
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 // Memory locks are not inherited across the fork that detaches into the background.
@@ -102,6 +105,9 @@ public enum SecretFSDaemon {
                 let purger = DeletionSweeper(service: service, logger: logger)
                 purger.start()
                 sweeper.withLock { $0 = purger }
+                let publisher = DaemonStatusPublisher(mount: mount, service: service, mountpoint: mountpoint, state: options.state, readOnly: options.settings.readOnly, logger: logger)
+                publisher.start()
+                status.withLock { $0 = publisher }
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
