@@ -197,7 +197,7 @@ enum MountpointChecks {
             throw SecretError(.invalidArgument, "mountpoint \(path) is not a directory")
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-        if mountedPaths().contains(absolute) {
+        if MountTable.mountedPaths().contains(absolute) {
             throw SecretError(.alreadyExists, "\(absolute) is already a mountpoint; unmount it first (fusermount3 -u \(absolute))")
         }
         return absolute
@@ -242,31 +242,5 @@ enum MountpointChecks {
         guard access("/dev/fuse", R_OK | W_OK) == 0 else {
             throw SecretError(.accessDenied, "/dev/fuse is not readable and writable by this user")
         }
-    }
-
-    /// Mountpoints in /proc/self/mountinfo (field 5, with octal escapes decoded).
-    static func mountedPaths() -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        var paths = Set<String>()
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { continue }
-            paths.insert(decodeOctalEscapes(String(fields[4])))
-        }
-        return paths
-    }
-
-    private static func decodeOctalEscapes(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var scalars = Array(text.utf8)[...]
-        while let byte = scalars.popFirst() {
-            if byte == UInt8(ascii: "\\"), scalars.count >= 3, let value = UInt8(String(decoding: scalars.prefix(3), as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                scalars = scalars.dropFirst(3)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
