@@ -44,7 +44,7 @@ public struct DaemonStatusRecord: Codable, Sendable, Equatable {
         public var type: String
         /// Entries in its cache (data keys or fetched values); nil without a cache.
         public var cachedEntries: Int?
-        /// When a call last succeeded.
+        /// When a call last succeeded (to within the record's interval).
         public var lastSuccess: Date?
         /// When a call last failed for want of the manager.
         public var lastFailure: Date?
@@ -59,16 +59,15 @@ public struct DaemonStatusRecord: Codable, Sendable, Equatable {
             lastSuccess = activity.lastSuccess
             lastFailure = activity.lastFailure?.time
             lastFailureMessage = activity.lastFailure?.message
+            lastCallFailed = activity.lastCallFailed
         }
 
-        /// Whether the daemon's latest call to it failed.
-        public var lastCallFailed: Bool {
-            guard let lastFailure else { return false }
-            return lastSuccess.map { lastFailure > $0 } ?? true
-        }
+        /// Whether the daemon's latest call to it failed (no success since the last failure).
+        public var lastCallFailed: Bool
 
         enum CodingKeys: String, CodingKey {
-            case name, type, cachedEntries = "cached_entries", lastSuccess = "last_success", lastFailure = "last_failure", lastFailureMessage = "last_failure_message"
+            case name, type, cachedEntries = "cached_entries", lastSuccess = "last_success", lastFailure = "last_failure", lastFailureMessage = "last_failure_message",
+                 lastCallFailed = "last_call_failed"
         }
     }
 

@@ -168,6 +168,13 @@ import Testing
         #expect(kms?["reachable"] as? Bool == false && kms?["in_use"] as? Bool == true && kms?["cached_entries"] as? Int == 1)
         // The unused builtin manager answers; only the one in use decides.
         #expect(managers.first { $0["name"] as? String == "builtin" }?["reachable"] as? Bool == true)
+        // Without probes, the daemon's own latest call decides: a write needs a new data key, which cannot come.
+        #expect(try Self.status(fs, ["--no-probe"]).status == 0)
+        #expect(POSIX.write(fs.path("payments/prod/new"), Array("n".utf8)) == .EIO)
+        _ = try Self.waitForMount(fs) { ($0["managers"] as? [[String: Any]] ?? []).contains { $0["name"] as? String == "kms" && $0["last_call_failed"] as? Bool == true } }
+        let daemonView = try Self.status(fs, ["--no-probe"])
+        #expect(daemonView.status == 16)
+        #expect(daemonView.stderr.contains("manager kms") && daemonView.stderr.contains("the daemon's latest call failed"), "\(daemonView.stderr)")
         moto.resume()
         #expect(try Self.status(fs).status == 0)
         try fs.stop()
