@@ -1,5 +1,4 @@
 import Foundation
-import SQLite
 import TestSupport
 import Testing
 
@@ -118,16 +117,7 @@ import Testing
     }
 
     @Test func anErrorTheDaemonLoggedIsListedAndFailsOnlyAStrictCheck() throws {
-        let fs = try MountedSecretFS()
-        try fs.scope("payments", "prod")
-        try fs.cli("secret", "set", "payments/prod/victim", stdin: "victim-value")
-        try fs.cli("secret", "set", "payments/prod/bystander", stdin: "fine")
-        try fs.mount()
-        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
-        try database.execute("""
-            UPDATE secret_versions SET ciphertext = (SELECT ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'bystander')
-            WHERE secret_id = (SELECT id FROM secrets WHERE name = 'victim')
-            """)
+        let fs = try MountedSecretFS.mountedWithTamperedVictim()
         #expect(POSIX.read(fs.path("payments/prod/victim")) == .failure(.EIO))
         let mount = try Self.waitForMount(fs) { ($0["errors"] as? Int ?? 0) > 0 }
         let problems = mount["recent_problems"] as? [[String: Any]] ?? []
