@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // `secretfs apply`/`export` read and write YAML: a maintained parser that reports line and column.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; each shim holds only what Swift cannot import.
@@ -67,9 +69,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The declarative configuration file of `secretfs apply` and `secretfs export` (YAML, by structure, with line numbers).
+        .target(name: "ConfigurationFile", dependencies: [
+            "SecretCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         // Executables: parse arguments, call one library entry point.
         .executableTarget(name: "secretfs", dependencies: [
-            "SecretCore", "SecretFSKit", "SecureMemory",
+            "SecretCore", "SecretFSKit", "SecureMemory", "ConfigurationFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -87,13 +95,14 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLite", "SecretCore", "SecureMemory", "TestSupport"]),
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite"]),
+        .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite", "SecretFSMount"]),
         .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "GoogleTests", dependencies: ["Google", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),
         .testTarget(name: "AzureTests", dependencies: ["Azure", "HTTP", "SecureMemory"]),
         .testTarget(name: "ChangeHooksTests", dependencies: ["ChangeHooks", "SecretCore"]),
         .testTarget(name: "RotationTests", dependencies: ["TestSupport", "SQLite"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["ConfigurationFile", "SecretCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

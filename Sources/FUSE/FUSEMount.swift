@@ -51,7 +51,8 @@ public final class FUSEMount: @unchecked Sendable {
     /// open files and databases there, not before, so they are not carried across `fork`.
     ///
     /// With `useRing`, requests come through FUSE over io_uring when the kernel offers it (see `FUSERing`).
-    public func run(foreground: Bool, useRing: Bool = true, makeFileSystem: () throws -> any FileSystem) throws {
+    /// `willUnmount` runs once the loop has stopped taking requests, before the mount goes.
+    public func run(foreground: Bool, useRing: Bool = true, makeFileSystem: () throws -> any FileSystem, willUnmount: () -> Void = {}) throws {
         var args = fuse_args(argc: 0, argv: nil, allocated: 0)
         defer { fuse_opt_free_args(&args) }
         for argument in ["secretfsd"] + options.flatMap({ ["-o", $0] }) {
@@ -91,6 +92,7 @@ public final class FUSEMount: @unchecked Sendable {
         // Each thread keeps a receive buffer as large as the biggest write (1 MiB): few threads, little memory.
         let result = RequestLoop(session: session, source: DeviceRequests(session: session, served: context.deviceRequests), maximumThreads: 8,
                                  threadName: "secretfs-fuse").run()
+        willUnmount()
         context.ring?.stop()
         fuse_session_reset(session)
         context.fileSystem.requestLoopEnded()

@@ -70,9 +70,13 @@ final class AWSSecretsManagerManager: SecretsManager {
 
     func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
         let (value, _) = try call("remote secret '\(remote)'") { try client.getSecretValue(name: remote, versionID: nil) }
-        // A linked secret follows the remote's current version.
-        let reference = RemoteReference(location: remote, linked: true)
+        let reference = Self.linkReference(remote)
         return (StoredPayload(remoteReference: reference.stored), value.count)
+    }
+
+    /// The reference `secret link` makes for a remote secret name: a linked secret follows the remote's current version.
+    static func linkReference(_ remote: String) -> RemoteReference {
+        RemoteReference(location: remote, linked: true)
     }
 
     func fetchedAt(_ payload: StoredPayload) -> Date? {

@@ -167,13 +167,23 @@ final class AzureKeyVaultManager: SecretsManager {
 
     /// Links `NAME` (the current version, whatever it is when read) or `NAME/VERSION` (that version), as Key Vault names them.
     func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
+        let reference = try Self.linkReference(remote)
+        let value = try fetch(reference, subject: "remote secret '\(remote)'")
+        return (StoredPayload(remoteReference: reference.stored), value.count)
+    }
+
+    /// The reference `secret link` makes for `NAME[/VERSION]`.
+    static func linkReference(_ remote: String) throws -> RemoteReference {
         let parts = remote.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(parts.count), AzureSecretName.isValid(parts[0]), parts.count == 1 || AzureSecretName.isVersion(parts[1]) else {
             throw SecretError(.invalidArgument, "--remote must be a Key Vault secret name (1-127 of 0-9 a-z A-Z -), optionally followed by /VERSION (32 hexadecimal digits)")
         }
-        let reference = RemoteReference(location: parts[0], version: parts.count == 2 ? parts[1].lowercased() : nil, linked: true)
-        let value = try fetch(reference, subject: "remote secret '\(remote)'")
-        return (StoredPayload(remoteReference: reference.stored), value.count)
+        return RemoteReference(location: parts[0], version: parts.count == 2 ? parts[1].lowercased() : nil, linked: true)
+    }
+
+    /// `NAME[/VERSION]` for a linked reference.
+    static func linkText(_ reference: RemoteReference) -> String {
+        reference.location + (reference.version.map { "/\($0)" } ?? "")
     }
 
     func fetchedAt(_ payload: StoredPayload) -> Date? {

@@ -51,6 +51,33 @@ public final class ManagerRegistry: ManagerProvider {
         return kept
     }
 
+    public func sameCredentials(_ a: [UInt8]?, _ b: [UInt8]?, for name: ResourceName) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        guard let first = try? sealer.open(a, for: name), let second = try? sealer.open(b, for: name) else { return false }
+        // Every field is compared, so the time taken says nothing about where they differ.
+        return Set(first.keys) == Set(second.keys) && first.reduce(true) { same, field in
+            second[field.key].map { field.value.constantTimeEquals($0) } == true && same
+        }
+    }
+
+    public func linkReference(remote: String, type: ManagerType) throws -> RemoteReference {
+        switch type {
+        case .awsSecretsManager: return AWSSecretsManagerManager.linkReference(remote)
+        case .vault: return VaultManager.linkReference(remote)
+        case .azureKeyVault: return try AzureKeyVaultManager.linkReference(remote)
+        case .builtin, .awsKMS, .gcpKMS:
+            throw SecretError(.invalidArgument, "a \(type.rawValue) manager holds no values to link to; use an aws-secrets-manager, vault or azure-key-vault manager")
+        }
+    }
+
+    public func linkText(_ reference: RemoteReference, type: ManagerType) -> String {
+        switch type {
+        case .vault: return VaultManager.linkText(reference)
+        case .azureKeyVault: return AzureKeyVaultManager.linkText(reference)
+        case .awsSecretsManager, .builtin, .awsKMS, .gcpKMS: return reference.location
+        }
+    }
+
     /// What each manager built so far has done, by name.
     public func activity() -> [ManagerActivity] {
         cache.withLock { Array($0.values) }.compactMap { ($0 as? ObservedManager)?.activity }.sorted { $0.name < $1.name }

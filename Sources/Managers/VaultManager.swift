@@ -140,11 +140,21 @@ final class VaultManager: SecretsManager {
     }
 
     func link(remote: String) throws -> (payload: StoredPayload, size: Int) {
+        let reference = Self.linkReference(remote)
+        let value = try fetch(reference, version: nil, subject: "remote path '\(reference.location)'")
+        return (StoredPayload(remoteReference: reference.stored), value.count)
+    }
+
+    /// The reference `secret link` makes for `PATH[#KEY]` (the key `value` when none is given).
+    static func linkReference(_ remote: String) -> RemoteReference {
         let parts = remote.split(separator: "#", maxSplits: 1).map(String.init)
         let location = parts[0].trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let reference = RemoteReference(location: location, key: parts.count > 1 ? parts[1] : "value", linked: true)
-        let value = try fetch(reference, version: nil, subject: "remote path '\(location)'")
-        return (StoredPayload(remoteReference: reference.stored), value.count)
+        return RemoteReference(location: location, key: parts.count > 1 ? parts[1] : "value", linked: true)
+    }
+
+    /// `PATH[#KEY]` for a linked reference, leaving out the default key.
+    static func linkText(_ reference: RemoteReference) -> String {
+        reference.location + (reference.key.map { $0 == "value" ? "" : "#\($0)" } ?? "")
     }
 
     func fetchedAt(_ payload: StoredPayload) -> Date? {

@@ -226,6 +226,9 @@ public struct AuditEvent: Sendable, Equatable {
         case rotate
         /// A change hook ran for a secret's new version (the detail names the hook and its outcome).
         case hook
+        /// `secretfs apply` added, changed or removed an application, environment, manager or link
+        /// (the path names it, the detail says what changed).
+        case configure
         /// Events were lost (they could not be written, and too many were waiting); `result` says how many.
         case auditLost = "audit-lost"
     }

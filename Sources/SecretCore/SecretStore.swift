@@ -59,6 +59,8 @@ public protocol StoreTransaction {
     func environment(_ name: ResourceName, in application: ResourceName) throws -> Environment?
     func insertEnvironment(_ name: ResourceName, type: EnvironmentType, in application: Application, at time: Date) throws -> Environment
     func deleteEnvironment(id: Int64) throws
+    /// Changes an environment's type (production or non-production), which scope rules match on.
+    func setEnvironmentType(id: Int64, type: EnvironmentType) throws
 
     // Managers
     func managers() throws -> [ManagerDescriptor]
@@ -73,6 +75,10 @@ public protocol StoreTransaction {
     func setManagerConfig(id: Int64, config: [String: String]) throws
     /// Replaces a manager's sealed credentials (re-sealed under a new master key); the caller re-tags the row.
     func setSealedCredentials(id: Int64, sealed: [UInt8]?) throws
+    /// Replaces a manager's usage-scope rules; the caller re-tags the row.
+    func setManagerScopes(id: Int64, scopes: [ScopeRule]) throws
+    /// Replaces a manager's delegate selectors; the caller re-tags the row.
+    func setManagerSelectors(id: Int64, selectors: [String]) throws
     /// How many secrets have at least one version sealed by the manager.
     func secretCount(managerID: Int64) throws -> Int
 

@@ -178,6 +178,17 @@ public protocol ManagerProvider: Sendable {
     /// The manager for `descriptor`; implementations may cache instances.
     func manager(for descriptor: ManagerDescriptor) throws -> any SecretsManager
 
+    /// Whether `a` and `b`, credentials sealed for the manager `name`, hold the same fields and
+    /// values (compared in constant time; false when either fails to open).
+    func sameCredentials(_ a: [UInt8]?, _ b: [UInt8]?, for name: ResourceName) -> Bool
+
+    /// The reference `secret link --remote REMOTE` makes with a manager of `type`, checked but
+    /// without asking the store; `invalidArgument` for a malformed name or a type that holds no values.
+    func linkReference(remote: String, type: ManagerType) throws -> RemoteReference
+
+    /// The `--remote` text that links `reference` again with a manager of `type`.
+    func linkText(_ reference: RemoteReference, type: ManagerType) -> String
+
     /// What each manager built so far has done (for `secretfs status`).
     func activity() -> [ManagerActivity]
 }

@@ -76,8 +76,12 @@ public enum SecretFSDaemon {
     }
 
     /// Mounts and serves; returns after a clean unmount. `ready` runs once the mount is live.
-    public static func run(_ options: Options, logger: Logger, ready: (String) -> Void) throws {
+    ///
+    /// With a `notifier`, the service manager hears of each step (see `ServiceNotifier`) and, when
+    /// it asks for a watchdog, gets pings while requests are served (see `WatchdogPinger`).
+    public static func run(_ options: Options, logger: Logger, notifier: ServiceNotifier? = nil, ready: (String) -> Void) throws {
         harden(logger: logger)
+        notifier?.status("starting: state \(options.state.path)")
         let mountpoint = try MountpointChecks.validate(options.mountpoint)
         try MountpointChecks.requireApart(mountpoint: mountpoint, stateDirectory: options.state.path)
         try MountpointChecks.requireFUSEDevice()
@@ -93,6 +97,8 @@ public enum SecretFSDaemon {
         // Change hooks run on threads of their own while the daemon serves (see ChangeHooks).
         let hooks = Mutex<ChangeHooks?>(nil)
         defer { hooks.withLock { $0 }?.stop() }
+        let watchdog = Mutex<WatchdogPinger?>(nil)
+        defer { watchdog.withLock { $0 }?.stop() }
         // The status record `secretfs status` reads (see DaemonStatusPublisher).
         let status = Mutex<DaemonStatusPublisher?>(nil)
         defer { status.withLock { $0 }?.stop() }
@@ -124,7 +130,20 @@ public enum SecretFSDaemon {
                 let fileSystem = try SecretFileSystem(service: service, settings: options.settings, stateDirectory: options.state.path, logger: logger, kernel: kernel, observers: observers)
                 // What committed between the hooks' start and the coherence thread's is caught here.
                 try runner?.catchUp()
+                if let notifier {
+                    notifier.mainProcess(getpid())
+                    notifier.ready(status: "serving \(mountpoint)")
+                    if let timeout = notifier.watchdogTimeout {
+                        let pinger = WatchdogPinger(timeout: timeout, progress: { mount.servedRequests.ring + mount.servedRequests.device },
+                                                    probe: WatchdogPinger.statfsProbe(mountpoint), ping: { notifier.watchdogPing() })
+                        pinger.start()
+                        watchdog.withLock { $0 = pinger }
+                    }
+                }
                 return fileSystem
+            } willUnmount: {
+                watchdog.withLock { $0 }?.stop()
+                notifier?.stopping(status: "unmounting \(mountpoint)")
             }
         } catch let error as MountError {
             throw SecretError(.internalError, error.description)

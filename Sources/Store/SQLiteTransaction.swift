@@ -84,6 +84,10 @@ struct SQLiteTransaction: StoreTransaction {
         try database.run("DELETE FROM environments WHERE id = ?", [id])
     }
 
+    func setEnvironmentType(id: Int64, type: EnvironmentType) throws {
+        try database.run("UPDATE environments SET type = ? WHERE id = ?", [type.rawValue, id])
+    }
+
     // MARK: Ownership
 
     func setOwnership(_ ownership: Ownership, ofApplication id: Int64) throws {
@@ -136,12 +140,8 @@ struct SQLiteTransaction: StoreTransaction {
             "INSERT INTO managers (name, type, config, sealed_credentials, is_default, created_at) VALUES (?, ?, ?, ?, 0, ?)",
             [draft.name.rawValue, draft.type.rawValue, config, draft.sealedCredentials, time.storeMilliseconds])
         let id = database.lastInsertRowID
-        for rule in Set(draft.scopes.map(\.description)) {
-            try database.run("INSERT INTO manager_scopes (manager_id, rule) VALUES (?, ?)", [id, rule])
-        }
-        for selector in Set(draft.selectors) {
-            try database.run("INSERT INTO manager_selectors (manager_id, selector) VALUES (?, ?)", [id, selector])
-        }
+        try setManagerScopes(id: id, scopes: draft.scopes)
+        try setManagerSelectors(id: id, selectors: draft.selectors)
         guard let added = try manager(id: id) else {
             throw SecretError(.internalError, "manager '\(draft.name)' vanished after insert")
         }
@@ -177,6 +177,24 @@ struct SQLiteTransaction: StoreTransaction {
         managerCache.changedInTransaction = true
         managerCache.clear()
         try database.run("UPDATE managers SET sealed_credentials = ? WHERE id = ?", [sealed, id])
+    }
+
+    func setManagerScopes(id: Int64, scopes: [ScopeRule]) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
+        try database.run("DELETE FROM manager_scopes WHERE manager_id = ?", [id])
+        for rule in Set(scopes.map(\.description)) {
+            try database.run("INSERT INTO manager_scopes (manager_id, rule) VALUES (?, ?)", [id, rule])
+        }
+    }
+
+    func setManagerSelectors(id: Int64, selectors: [String]) throws {
+        managerCache.changedInTransaction = true
+        managerCache.clear()
+        try database.run("DELETE FROM manager_selectors WHERE manager_id = ?", [id])
+        for selector in Set(selectors) {
+            try database.run("INSERT INTO manager_selectors (manager_id, selector) VALUES (?, ?)", [id, selector])
+        }
     }
 
     func secretCount(managerID: Int64) throws -> Int {

@@ -3,7 +3,7 @@ import SecretCore
 import SecretFSKit
 
 extension ManagerCommand {
-    struct AddAWSKMS: ParsableCommand {
+    struct AddAWSKMS: ManagerAddCommand {
         static let configuration = CommandConfiguration(
             commandName: "aws-kms",
             abstract: "Add an AWS KMS manager: envelope encryption, the key stays in KMS, ciphertext and wrapped keys here.")
@@ -13,26 +13,19 @@ extension ManagerCommand {
         @OptionGroup var aws: AWSCredentialOptions
         @OptionGroup var common: ManagerCommonOptions
 
-        func run() throws {
-            try performing {
-                let name = try ResourceName(name, what: "manager")
-                guard !keyArn.isEmpty else { throw SecretError(.invalidArgument, "Key Arn cannot be empty.") }
-                guard AWSManagerConfig.isKeyARN(keyArn) else {
-                    throw SecretError(.invalidArgument, "invalid --key-arn: expected arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME")
-                }
-                if let arnRegion = AWSManagerConfig.region(ofARN: keyArn), arnRegion != aws.region {
-                    throw SecretError(.invalidArgument, "the key ARN is in region \(arnRegion) but the manager's region is \(aws.region); pass --region \(arnRegion)")
-                }
-                try aws.check(selectors: common.selectors)
-                var config = try aws.config()
-                config["key-arn"] = keyArn
-                let draft = ManagerDraft(
-                    name: name, type: .awsKMS, config: config,
-                    sealedCredentials: try aws.sealedCredentials(for: name, state: global.state),
-                    scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
-                let added = try global.service().addManager(draft)
-                print("added manager \(added.name) (aws-kms)\(added.isDefault ? ", now the default" : "")")
+        func draft() throws -> ManagerDraft {
+            let name = try ResourceName(name, what: "manager")
+            guard !keyArn.isEmpty else { throw SecretError(.invalidArgument, "Key Arn cannot be empty.") }
+            guard AWSManagerConfig.isKeyARN(keyArn) else {
+                throw SecretError(.invalidArgument, "invalid --key-arn: expected arn:aws:kms:REGION:ACCOUNT:key/ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME")
             }
+            if let arnRegion = AWSManagerConfig.region(ofARN: keyArn), arnRegion != aws.region {
+                throw SecretError(.invalidArgument, "the key ARN is in region \(arnRegion) but the manager's region is \(aws.region); pass --region \(arnRegion)")
+            }
+            try aws.check(selectors: common.selectors)
+            var config = try aws.config()
+            config["key-arn"] = keyArn
+            return try common.draft(name, .awsKMS, config: config, sealedCredentials: try aws.sealedCredentials(for: name, state: global.state))
         }
     }
 }

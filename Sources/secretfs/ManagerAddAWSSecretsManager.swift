@@ -3,7 +3,7 @@ import SecretCore
 import SecretFSKit
 
 extension ManagerCommand {
-    struct AddAWSSecretsManager: ParsableCommand {
+    struct AddAWSSecretsManager: ManagerAddCommand {
         static let configuration = CommandConfiguration(
             commandName: "aws-secrets-manager",
             abstract: "Add an AWS Secrets Manager manager: the value lives in AWS, secretfs keeps a reference.")
@@ -16,30 +16,23 @@ extension ManagerCommand {
         @OptionGroup var aws: AWSCredentialOptions
         @OptionGroup var common: ManagerCommonOptions
 
-        func run() throws {
-            try performing {
-                let name = try ResourceName(name, what: "manager")
-                try aws.check(selectors: common.selectors)
-                guard (7...30).contains(recoveryWindowDays) else {
-                    throw SecretError(.invalidArgument, "--recovery-window-days must be between 7 and 30")
-                }
-                var config = try aws.config()
-                if let prefix {
-                    if let problem = ManagerSettingChecks.pathProblem(prefix) {
-                        throw SecretError(.invalidArgument, "invalid --prefix: \(problem)")
-                    }
-                    config["prefix"] = prefix
-                }
-                config["recovery-window-days"] = String(recoveryWindowDays)
-                if forceDelete { config["force-delete"] = "true" }
-                try caching.apply(to: &config)
-                let draft = ManagerDraft(
-                    name: name, type: .awsSecretsManager, config: config,
-                    sealedCredentials: try aws.sealedCredentials(for: name, state: global.state),
-                    scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
-                let added = try global.service().addManager(draft)
-                print("added manager \(added.name) (aws-secrets-manager)\(added.isDefault ? ", now the default" : "")")
+        func draft() throws -> ManagerDraft {
+            let name = try ResourceName(name, what: "manager")
+            try aws.check(selectors: common.selectors)
+            guard (7...30).contains(recoveryWindowDays) else {
+                throw SecretError(.invalidArgument, "--recovery-window-days must be between 7 and 30")
             }
+            var config = try aws.config()
+            if let prefix {
+                if let problem = ManagerSettingChecks.pathProblem(prefix) {
+                    throw SecretError(.invalidArgument, "invalid --prefix: \(problem)")
+                }
+                config["prefix"] = prefix
+            }
+            config["recovery-window-days"] = String(recoveryWindowDays)
+            if forceDelete { config["force-delete"] = "true" }
+            try caching.apply(to: &config)
+            return try common.draft(name, .awsSecretsManager, config: config, sealedCredentials: try aws.sealedCredentials(for: name, state: global.state))
         }
     }
 }

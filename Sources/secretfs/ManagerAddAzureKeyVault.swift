@@ -3,7 +3,7 @@ import SecretCore
 import SecretFSKit
 
 extension ManagerCommand {
-    struct AddAzureKeyVault: ParsableCommand {
+    struct AddAzureKeyVault: ManagerAddCommand {
         static let configuration = CommandConfiguration(
             commandName: "azure-key-vault",
             abstract: "Add an Azure Key Vault manager: the value lives in the vault, secretfs keeps a reference.")
@@ -27,20 +27,15 @@ extension ManagerCommand {
         @OptionGroup var caching: ReferenceCacheOptions
         @OptionGroup var common: ManagerCommonOptions
 
-        func run() throws {
-            try performing {
-                let name = try ResourceName(name, what: "manager")
-                var config = try settings()
-                try caching.apply(to: &config)
-                let sealed = try clientSecretFile.map { path in
-                    try SecretFS.credentialSealer(global.state).seal(
-                        [("client-secret", try ValueInput.readCredential(path: path, what: "The client secret", plain: "the client secret"))], for: name)
-                }
-                let draft = ManagerDraft(name: name, type: .azureKeyVault, config: config, sealedCredentials: sealed,
-                                         scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
-                let added = try global.service().addManager(draft)
-                print("added manager \(added.name) (azure-key-vault)\(added.isDefault ? ", now the default" : "")")
+        func draft() throws -> ManagerDraft {
+            let name = try ResourceName(name, what: "manager")
+            var config = try settings()
+            try caching.apply(to: &config)
+            let sealed = try clientSecretFile.map { path in
+                try SecretFS.credentialSealer(global.state).seal(
+                    [("client-secret", try ValueInput.readCredential(path: path, what: "The client secret", plain: "the client secret"))], for: name)
             }
+            return try common.draft(name, .azureKeyVault, config: config, sealedCredentials: sealed)
         }
 
         /// The checked plain settings. Everything here reaches a URL: checked strictly, never echoed (it may hold line breaks).

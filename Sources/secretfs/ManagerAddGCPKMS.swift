@@ -3,7 +3,7 @@ import SecretCore
 import SecretFSKit
 
 extension ManagerCommand {
-    struct AddGCPKMS: ParsableCommand {
+    struct AddGCPKMS: ManagerAddCommand {
         static let configuration = CommandConfiguration(
             commandName: "gcp-kms",
             abstract: "Add a Google Cloud KMS manager: envelope encryption, the key stays in Cloud KMS, ciphertext and wrapped keys here.")
@@ -24,41 +24,36 @@ extension ManagerCommand {
         /// The largest service-account key file accepted (they are about 2.3 KiB).
         static let keyFileLimit = 64 * 1024
 
-        func run() throws {
-            try performing {
-                let name = try ResourceName(name, what: "manager")
-                // Every ID lands in the request's path: checked strictly, so none can change it.
-                for (option, value, what) in [("--project", project, "project"), ("--region", region, "region"), ("--key-ring", keyRing, "key ring"), ("--key", key, "key")] {
-                    if let problem = ManagerSettingChecks.gcpNameProblem(value, what: what) { throw SecretError(.invalidArgument, "invalid \(option): \(problem)") }
-                }
-                for (option, value) in [("--endpoint", endpoint), ("--token-endpoint", tokenEndpoint), ("--metadata-endpoint", metadataEndpoint)] {
-                    if let value, let problem = ManagerSettingChecks.urlProblem(value, allowingPath: option == "--token-endpoint") {
-                        throw SecretError(.invalidArgument, "invalid \(option): \(problem)")
-                    }
-                }
-                guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
-                guard (credentialsFile == nil) != (credentials == nil) else {
-                    throw SecretError(.invalidArgument, "give either --credentials-file (a service-account key) or --credentials metadata")
-                }
-                if let credentials, credentials != "metadata" {
-                    throw SecretError(.invalidArgument, "--credentials takes 'metadata' (the delegate's own identity); for a key file use --credentials-file")
-                }
-                var config = ["project": project, "region": region, "key-ring": keyRing, "key": key, "request-timeout": String(requestTimeout),
-                              "credentials": credentials ?? "service-account"]
-                config["endpoint"] = endpoint
-                config["token-endpoint"] = tokenEndpoint
-                config["metadata-endpoint"] = metadataEndpoint
-                var sealed: [UInt8]?
-                if let credentialsFile {
-                    let json = try ValueInput.read(path: credentialsFile, limit: Self.keyFileLimit)
-                    try GCPKMSCredentials.checkServiceAccountKey(json)
-                    sealed = try SecretFS.credentialSealer(global.state).seal([("service-account", json)], for: name)
-                }
-                let draft = ManagerDraft(name: name, type: .gcpKMS, config: config, sealedCredentials: sealed,
-                                         scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
-                let added = try global.service().addManager(draft)
-                print("added manager \(added.name) (gcp-kms)\(added.isDefault ? ", now the default" : "")")
+        func draft() throws -> ManagerDraft {
+            let name = try ResourceName(name, what: "manager")
+            // Every ID lands in the request's path: checked strictly, so none can change it.
+            for (option, value, what) in [("--project", project, "project"), ("--region", region, "region"), ("--key-ring", keyRing, "key ring"), ("--key", key, "key")] {
+                if let problem = ManagerSettingChecks.gcpNameProblem(value, what: what) { throw SecretError(.invalidArgument, "invalid \(option): \(problem)") }
             }
+            for (option, value) in [("--endpoint", endpoint), ("--token-endpoint", tokenEndpoint), ("--metadata-endpoint", metadataEndpoint)] {
+                if let value, let problem = ManagerSettingChecks.urlProblem(value, allowingPath: option == "--token-endpoint") {
+                    throw SecretError(.invalidArgument, "invalid \(option): \(problem)")
+                }
+            }
+            guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
+            guard (credentialsFile == nil) != (credentials == nil) else {
+                throw SecretError(.invalidArgument, "give either --credentials-file (a service-account key) or --credentials metadata")
+            }
+            if let credentials, credentials != "metadata" {
+                throw SecretError(.invalidArgument, "--credentials takes 'metadata' (the delegate's own identity); for a key file use --credentials-file")
+            }
+            var config = ["project": project, "region": region, "key-ring": keyRing, "key": key, "request-timeout": String(requestTimeout),
+                          "credentials": credentials ?? "service-account"]
+            config["endpoint"] = endpoint
+            config["token-endpoint"] = tokenEndpoint
+            config["metadata-endpoint"] = metadataEndpoint
+            var sealed: [UInt8]?
+            if let credentialsFile {
+                let json = try ValueInput.read(path: credentialsFile, limit: Self.keyFileLimit)
+                try GCPKMSCredentials.checkServiceAccountKey(json)
+                sealed = try SecretFS.credentialSealer(global.state).seal([("service-account", json)], for: name)
+            }
+            return try common.draft(name, .gcpKMS, config: config, sealedCredentials: sealed)
         }
     }
 }

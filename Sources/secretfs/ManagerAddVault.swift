@@ -5,7 +5,7 @@ import SecretFSKit
 import SecureMemory
 
 extension ManagerCommand {
-    struct AddVault: ParsableCommand {
+    struct AddVault: ManagerAddCommand {
         static let configuration = CommandConfiguration(
             commandName: "vault",
             abstract: "Add a HashiCorp Vault manager: the value lives in a KV engine, secretfs keeps a reference.")
@@ -34,54 +34,49 @@ extension ManagerCommand {
             return Int(text).flatMap { $0 > 0 && $0 <= 1_000_000 ? $0 * 60 : nil }
         }
 
-        func run() throws {
-            try performing {
-                let name = try ResourceName(name, what: "manager")
-                // Everything here reaches Vault's URL or headers: checked strictly, never echoed (it may hold line breaks).
-                if let problem = ManagerSettingChecks.urlProblem(url) {
-                    throw SecretError(.invalidArgument, "--url must be an http:// or https:// URL such as https://vault.example.com:8200: \(problem)")
-                }
-                guard [1, 2].contains(kvVersion) else { throw SecretError(.invalidArgument, "--kv-version must be 1 or 2") }
-                if let problem = ManagerSettingChecks.pathProblem(engine, maximumLength: 128) { throw SecretError(.invalidArgument, "invalid --engine: \(problem)") }
-                if let problem = ManagerSettingChecks.pathProblem(basePath, allowEmpty: true) { throw SecretError(.invalidArgument, "invalid --base-path: \(problem)") }
-                if let namespace, let problem = ManagerSettingChecks.pathProblem(namespace) { throw SecretError(.invalidArgument, "invalid --namespace: \(problem)") }
-                if let approleRoleId, let problem = ManagerSettingChecks.tokenProblem(approleRoleId) {
-                    throw SecretError(.invalidArgument, "invalid --approle-role-id: \(problem)")
-                }
-                guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
-                if readOnly && common.makeDefault { throw SecretError(.invalidArgument, "a read-only manager cannot be the default") }
-                let useToken = tokenFile != nil
-                let useAppRole = approleRoleId != nil || approleSecretIdFile != nil
-                guard useToken != useAppRole else {
-                    throw SecretError(.invalidArgument, "give either --token-file, or --approle-role-id with --approle-secret-id-file")
-                }
-                let renewSeconds = try renewInterval.map { text -> Int in
-                    guard useToken else { throw SecretError(.invalidArgument, "--renew-interval applies to token auth only (AppRole tokens are renewed from their TTL)") }
-                    guard let seconds = Self.seconds(text), (5...86_400 * 31).contains(seconds) else {
-                        throw SecretError(.invalidArgument, "--renew-interval must be a duration from 5s to 31 days, such as 45s, 10m or 1h (a bare number is minutes)")
-                    }
-                    return seconds
-                }
-                var config = ["url": url, "engine": engine, "kv-version": String(kvVersion), "base-path": basePath, "request-timeout": String(requestTimeout)]
-                config["namespace"] = namespace
-                if readOnly { config["read-only"] = "true" }
-                if let renewSeconds { config["renew-interval-seconds"] = String(renewSeconds) }
-                let sealer = try SecretFS.credentialSealer(global.state)
-                let sealed: [UInt8]
-                if let tokenFile {
-                    sealed = try sealer.seal([("token", try ValueInput.readCredential(path: tokenFile, what: "The Vault token", plain: "the Vault token"))], for: name)
-                } else {
-                    guard let roleID = approleRoleId, !roleID.isEmpty else { throw SecretError(.invalidArgument, "AppRole needs --approle-role-id") }
-                    guard let secretFile = approleSecretIdFile else { throw SecretError(.invalidArgument, "AppRole needs --approle-secret-id-file") }
-                    config["approle-role-id"] = roleID
-                    sealed = try sealer.seal([("secret-id", try ValueInput.readCredential(path: secretFile, what: "The AppRole secret ID", plain: "the AppRole secret ID"))], for: name)
-                }
-                try caching.apply(to: &config)
-                let draft = ManagerDraft(name: name, type: .vault, config: config, sealedCredentials: sealed,
-                                         scopes: try common.scopes.map(ScopeRule.init(parsing:)), selectors: common.selectors, makeDefault: common.makeDefault)
-                let added = try global.service().addManager(draft)
-                print("added manager \(added.name) (vault)\(added.isDefault ? ", now the default" : "")")
+        func draft() throws -> ManagerDraft {
+            let name = try ResourceName(name, what: "manager")
+            // Everything here reaches Vault's URL or headers: checked strictly, never echoed (it may hold line breaks).
+            if let problem = ManagerSettingChecks.urlProblem(url) {
+                throw SecretError(.invalidArgument, "--url must be an http:// or https:// URL such as https://vault.example.com:8200: \(problem)")
             }
+            guard [1, 2].contains(kvVersion) else { throw SecretError(.invalidArgument, "--kv-version must be 1 or 2") }
+            if let problem = ManagerSettingChecks.pathProblem(engine, maximumLength: 128) { throw SecretError(.invalidArgument, "invalid --engine: \(problem)") }
+            if let problem = ManagerSettingChecks.pathProblem(basePath, allowEmpty: true) { throw SecretError(.invalidArgument, "invalid --base-path: \(problem)") }
+            if let namespace, let problem = ManagerSettingChecks.pathProblem(namespace) { throw SecretError(.invalidArgument, "invalid --namespace: \(problem)") }
+            if let approleRoleId, let problem = ManagerSettingChecks.tokenProblem(approleRoleId) {
+                throw SecretError(.invalidArgument, "invalid --approle-role-id: \(problem)")
+            }
+            guard (1...120).contains(requestTimeout) else { throw SecretError(.invalidArgument, "--request-timeout must be between 1 and 120 seconds") }
+            if readOnly && common.makeDefault { throw SecretError(.invalidArgument, "a read-only manager cannot be the default") }
+            let useToken = tokenFile != nil
+            let useAppRole = approleRoleId != nil || approleSecretIdFile != nil
+            guard useToken != useAppRole else {
+                throw SecretError(.invalidArgument, "give either --token-file, or --approle-role-id with --approle-secret-id-file")
+            }
+            let renewSeconds = try renewInterval.map { text -> Int in
+                guard useToken else { throw SecretError(.invalidArgument, "--renew-interval applies to token auth only (AppRole tokens are renewed from their TTL)") }
+                guard let seconds = Self.seconds(text), (5...86_400 * 31).contains(seconds) else {
+                    throw SecretError(.invalidArgument, "--renew-interval must be a duration from 5s to 31 days, such as 45s, 10m or 1h (a bare number is minutes)")
+                }
+                return seconds
+            }
+            var config = ["url": url, "engine": engine, "kv-version": String(kvVersion), "base-path": basePath, "request-timeout": String(requestTimeout)]
+            config["namespace"] = namespace
+            if readOnly { config["read-only"] = "true" }
+            if let renewSeconds { config["renew-interval-seconds"] = String(renewSeconds) }
+            let sealer = try SecretFS.credentialSealer(global.state)
+            let sealed: [UInt8]
+            if let tokenFile {
+                sealed = try sealer.seal([("token", try ValueInput.readCredential(path: tokenFile, what: "The Vault token", plain: "the Vault token"))], for: name)
+            } else {
+                guard let roleID = approleRoleId, !roleID.isEmpty else { throw SecretError(.invalidArgument, "AppRole needs --approle-role-id") }
+                guard let secretFile = approleSecretIdFile else { throw SecretError(.invalidArgument, "AppRole needs --approle-secret-id-file") }
+                config["approle-role-id"] = roleID
+                sealed = try sealer.seal([("secret-id", try ValueInput.readCredential(path: secretFile, what: "The AppRole secret ID", plain: "the AppRole secret ID"))], for: name)
+            }
+            try caching.apply(to: &config)
+            return try common.draft(name, .vault, config: config, sealedCredentials: sealed)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SecretCore
 
 /// `secretfs manager`: secrets managers, where keys (and possibly values) live.
 struct ManagerCommand: ParsableCommand {
@@ -17,6 +18,12 @@ struct ManagerCommonOptions: ParsableArguments {
 
     @Flag(name: .customLong("default"), help: "Make it the default manager.")
     var makeDefault = false
+
+    /// The draft of a manager with these scopes, selectors and default flag.
+    func draft(_ name: ResourceName, _ type: ManagerType, config: [String: String] = [:], sealedCredentials: [UInt8]? = nil) throws -> ManagerDraft {
+        ManagerDraft(name: name, type: type, config: config, sealedCredentials: sealedCredentials,
+                     scopes: try scopes.map(ScopeRule.init(parsing:)), selectors: selectors, makeDefault: makeDefault)
+    }
 
     func validate() throws {
         for selector in selectors where !ResourceNameCheck.isValidSelector(selector) {

@@ -13,5 +13,5 @@ struct SecretFSCommand: ParsableCommand {
             9 corrupted or foreign database, 10 decryption failed (tampered), 11 manager unavailable,
             12 read-only, 13 delegate selector missing, 14 value too large, 15 not permitted, 16 unhealthy (status), 64 usage error.
             """,
-        subcommands: [Init.self, AppCommand.self, EnvCommand.self, ManagerCommand.self, SecretCommand.self, Audit.self, Status.self])
+        subcommands: [Init.self, AppCommand.self, EnvCommand.self, ManagerCommand.self, SecretCommand.self, Apply.self, Export.self, Audit.self, Status.self])
 }

@@ -54,6 +54,10 @@ struct SecretFSDCommand: ParsableCommand {
     static func main() {
         ProcessHardening.bindSymbolsNow()
         ProcessHardening.closeInheritedDescriptors()
+        // mount(8) runs /sbin/mount.fuse.secretfs, a link to this binary, for -t fuse.secretfs and fstab.
+        if let argv0 = CommandLine.arguments.first, MountHelperInvocation.isInvoked(as: argv0) {
+            MountHelper.run(Array(CommandLine.arguments.dropFirst()))
+        }
         main(nil)
     }
 
@@ -115,12 +119,16 @@ struct SecretFSDCommand: ParsableCommand {
             fuseOptions: fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }, useRing: !noIOURing,
             recoveryWindow: (try? RecoveryWindow.seconds(days: recoveryWindowDays)) ?? SecretService.defaultRecoveryWindow,
             hooks: .init(rules: try hookRules(), timeout: hookTimeout, quietPeriod: Double(hookDebounceMs) / 1000))
+        // Read (and removed from the environment) either way; only in the foreground is this
+        // process the one the service manager started and watches.
+        let notifier = ServiceNotifier.fromEnvironment(logger: logger).flatMap { foreground ? $0 : nil }
         do {
-            try SecretFSDaemon.run(options, logger: logger) { mountpoint in
+            try SecretFSDaemon.run(options, logger: logger, notifier: notifier) { mountpoint in
                 if foreground { DaemonLogging.announce("secretfsd: serving \(mountpoint)\n") }
             }
         } catch let error as SecretError {
             DaemonLogging.announceError("secretfsd: error: \(error.message)\n")
+            notifier?.status("failed: \(error.message)")
             throw ExitCode(exitStatus(for: error.code))
         }
     }

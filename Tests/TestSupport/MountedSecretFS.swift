@@ -42,6 +42,15 @@ public final class MountedSecretFS: @unchecked Sendable {
 
     /// Starts `secretfsd --foreground` with extra arguments and waits until the mount is live.
     public func mount(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
+        try start(arguments, environment: environment)
+        try waitUntilMounted()
+    }
+
+    /// The running daemon's process id.
+    public var daemonPID: pid_t? { daemon?.pid }
+
+    /// Starts `secretfsd --foreground` with extra arguments without waiting for the mount.
+    public func start(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
         let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer {
@@ -51,6 +60,11 @@ public final class MountedSecretFS: @unchecked Sendable {
         let process = try ChildProcess(BuiltProducts.path("secretfsd"), [mountpoint, "--state-dir", state, "--foreground"] + arguments,
                                        environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, stdin: null, stdout: null, stderr: log)
         daemon = process
+    }
+
+    /// Waits until the daemon started with `start` has mounted.
+    public func waitUntilMounted() throws {
+        guard let process = daemon else { throw TestFailure("no daemon started") }
         let deadline = Date().addingTimeInterval(15)
         while !isMounted {
             if process.hasExited {
