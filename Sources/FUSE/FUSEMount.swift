@@ -1,5 +1,6 @@
 import CFuse3
 import Foundation
+import Synchronization
 
 /// Kernel-cache settings for a mount.
 public struct CacheTimeouts: Sendable {
@@ -86,7 +87,7 @@ public final class FUSEMount: @unchecked Sendable {
         context.fileSystem = try makeFileSystem()
         // After daemonising: the rings' threads and mappings do not survive fork.
         if useRing, FUSERing.kernelOffersRing(), DeviceIO.install(on: session) {
-            context.ring = FUSERing(session: session, depth: 4)
+            if let ring = FUSERing(session: session, depth: 4) { context.publishRing(ring) }
         }
         // Each thread keeps a receive buffer as large as the biggest write (1 MiB): few threads, little memory.
         let result = RequestLoop(session: session, source: DeviceRequests(session: session, served: context.deviceRequests), maximumThreads: 8,
@@ -141,6 +142,11 @@ public final class FUSEMount: @unchecked Sendable {
         (context.ring?.servedRequests ?? 0, context.deviceRequests.count)
     }
 
+    /// Whether requests come through the io_uring queues now (the kernel accepted them), rather than `/dev/fuse`.
+    public var servesThroughRing: Bool {
+        context.ring?.isServing ?? false
+    }
+
     /// The process behind the request being served on this thread.
     public static func currentRequest() -> RequestContext {
         guard let request = CurrentRequest.request, let context = fuse_req_ctx(request) else {
@@ -161,7 +167,14 @@ final class MountContext: @unchecked Sendable {
     // Unchecked: `fileSystem` is set once before the loop starts its threads and only read after.
     var fileSystem: (any FileSystem)!
     /// The mount's io_uring queues, when the kernel offers them; set before the loop starts.
-    var ring: FUSERing?
+    var ring: FUSERing? { ringReference.load() }
+    /// Atomic, because the status publisher reads it from its own thread while it is being set.
+    private let ringReference = AtomicLazyReference<FUSERing>()
+
+    /// Sets `ring`, once.
+    func publishRing(_ ring: FUSERing) {
+        _ = ringReference.storeIfNil(ring)
+    }
     /// Requests served through `/dev/fuse`.
     let deviceRequests = RequestCounter()
     let timeouts: CacheTimeouts

@@ -71,6 +71,11 @@ final class FUSERing: @unchecked Sendable {
         queues.reduce(0) { $0 + $1.served.count }
     }
 
+    /// Whether the queues are being served (the kernel accepted the ring).
+    var isServing: Bool {
+        running.withLock { !$0.isEmpty }
+    }
+
     /// Starts serving every queue; call once the amended INIT reply is with the kernel.
     func start() {
         running.withLock { loops in

@@ -17,6 +17,7 @@ import SecureMemory
 /// opened with it; every other is pinned to `key-arn`.
 final class AWSKMSManager: SecretsManager {
     let descriptor: ManagerDescriptor
+    var cachedEntryCount: Int? { cache.count }
     let kms: KMSClient
     let keyARN: String
     /// The epoch new seals and re-wraps record.

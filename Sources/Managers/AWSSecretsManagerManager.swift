@@ -11,6 +11,7 @@ import SecureMemory
 /// secretfs), later writes add versions; values that are not UTF-8 go in SecretBinary.
 final class AWSSecretsManagerManager: SecretsManager {
     let descriptor: ManagerDescriptor
+    var cachedEntryCount: Int? { cache.count }
     let client: SecretsManagerClient
     let prefix: String
     let recoveryWindowDays: Int

@@ -13,6 +13,7 @@ import SecureMemory
 /// says so, version by version.
 final class AzureKeyVaultManager: SecretsManager {
     let descriptor: ManagerDescriptor
+    var cachedEntryCount: Int? { cache.count }
     let client: KeyVaultClient
     let prefix: String
     let purgeOnDelete: Bool

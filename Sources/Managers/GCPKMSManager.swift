@@ -20,6 +20,7 @@ import Synchronization
 /// opened with it; every other is pinned to `key`.
 final class GCPKMSManager: SecretsManager {
     let descriptor: ManagerDescriptor
+    var cachedEntryCount: Int? { cache.count }
     let kms: CloudKMSClient
     /// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
     let keyName: String

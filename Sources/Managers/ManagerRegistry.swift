@@ -40,7 +40,7 @@ public final class ManagerRegistry: ManagerProvider {
         if let cached = cache.withLock({ $0[descriptor.id] }), cached.descriptor == descriptor {
             return cached
         }
-        let built = try build(descriptor)
+        let built = ObservedManager(wrapped: try build(descriptor))
         let kept = cache.withLock { cache -> any SecretsManager in
             // Two threads may build at once; the first one stored is the one everybody uses.
             if let cached = cache[descriptor.id], cached.descriptor == descriptor { return cached }
@@ -76,6 +76,11 @@ public final class ManagerRegistry: ManagerProvider {
         case .azureKeyVault: return AzureKeyVaultManager.linkText(reference)
         case .awsSecretsManager, .builtin, .awsKMS, .gcpKMS: return reference.location
         }
+    }
+
+    /// What each manager built so far has done, by name.
+    public func activity() -> [ManagerActivity] {
+        cache.withLock { Array($0.values) }.compactMap { ($0 as? ObservedManager)?.activity }.sorted { $0.name < $1.name }
     }
 
     private func build(_ descriptor: ManagerDescriptor) throws -> any SecretsManager {

@@ -47,6 +47,9 @@ final class ReferenceValueCache: @unchecked Sendable {
         lock.withLock { entries[key] = (value.copy(), Date()) }
     }
 
+    /// How many values are held (fresh or stale).
+    var count: Int { lock.withLock { entries.count } }
+
     /// Drops a value (after the remote secret is deleted).
     func forget(_ key: String) {
         lock.withLock { entries[key] = nil }

@@ -12,6 +12,7 @@ import Vault
 /// are stored base64-encoded with `encoding: base64` beside them, so binary files survive.
 final class VaultManager: SecretsManager {
     let descriptor: ManagerDescriptor
+    var cachedEntryCount: Int? { cache.count }
     let client: VaultClient
     let engine: String
     let kvVersion: Int

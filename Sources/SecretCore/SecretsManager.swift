@@ -98,6 +98,9 @@ public protocol SecretsManager: Sendable {
     /// Whether opening `payload` needs a key that `settingsAfterRotation()` stops accepting
     /// (decided from its key reference, without asking anything remote).
     func needsRetiringKey(_ payload: StoredPayload) -> Bool
+
+    /// How many entries the manager's cache holds now (data keys, fetched values); nil for one without a cache.
+    var cachedEntryCount: Int? { get }
 }
 
 /// What a key rotation moves a manager's data keys to.
@@ -162,6 +165,9 @@ extension SecretsManager {
     /// Reference managers retire no keys.
     public func needsRetiringKey(_ payload: StoredPayload) -> Bool { false }
 
+    /// A manager without a cache.
+    public var cachedEntryCount: Int? { nil }
+
     private var noDataKeys: SecretError {
         SecretError(.invalidArgument, "manager '\(descriptor.name)' (\(descriptor.type.rawValue)) holds no data keys to rotate: its values are kept, and encrypted, by its own store; rotate keys there")
     }
@@ -182,4 +188,12 @@ public protocol ManagerProvider: Sendable {
 
     /// The `--remote` text that links `reference` again with a manager of `type`.
     func linkText(_ reference: RemoteReference, type: ManagerType) -> String
+
+    /// What each manager built so far has done (for `secretfs status`).
+    func activity() -> [ManagerActivity]
+}
+
+extension ManagerProvider {
+    /// A provider that keeps no record.
+    public func activity() -> [ManagerActivity] { [] }
 }

@@ -20,3 +20,6 @@ public func exitStatus(for code: SecretError.Code) -> Int32 {
     case .notPermitted: return 15
     }
 }
+
+/// The exit status of `secretfs status` when it finds something unhealthy (documented in secretfs(1)).
+public let unhealthyExitStatus: Int32 = 16

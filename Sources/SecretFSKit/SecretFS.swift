@@ -84,3 +84,11 @@ extension Caller {
         Caller(uid: getuid(), gid: getgid(), pid: getpid(), process: name)
     }
 }
+
+extension SecretFS {
+    /// Problems SQLite's `quick_check` finds in the state's database (none when it passes); it
+    /// reads every page, so it takes time in proportion to the database.
+    public static func quickCheckDatabase(_ state: StateDirectory) throws -> [String] {
+        try SQLiteSecretStore.quickCheck(path: state.databasePath)
+    }
+}

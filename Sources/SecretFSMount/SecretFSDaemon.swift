@@ -99,6 +99,9 @@ public enum SecretFSDaemon {
         defer { hooks.withLock { $0 }?.stop() }
         let watchdog = Mutex<WatchdogPinger?>(nil)
         defer { watchdog.withLock { $0 }?.stop() }
+        // The status record `secretfs status` reads (see DaemonStatusPublisher).
+        let status = Mutex<DaemonStatusPublisher?>(nil)
+        defer { status.withLock { $0 }?.stop() }
         do {
             try mount.run(foreground: options.foreground, useRing: options.useRing) {
                 // Memory locks are not inherited across the fork that detaches into the background.
@@ -108,6 +111,9 @@ public enum SecretFSDaemon {
                 let purger = DeletionSweeper(service: service, logger: logger)
                 purger.start()
                 sweeper.withLock { $0 = purger }
+                let publisher = DaemonStatusPublisher(mount: mount, service: service, mountpoint: mountpoint, state: options.state, readOnly: options.settings.readOnly, logger: logger)
+                publisher.start()
+                status.withLock { $0 = publisher }
                 logger.info("mounted", metadata: ["mountpoint": "\(mountpoint)", "state": "\(options.state.path)"])
                 ready(mountpoint)
                 let kernel = KernelCache(invalidate: { mount.invalidate($0) }, invalidateAttributes: { mount.invalidateAttributes($0) }, forgetName: { mount.invalidateName($0) }, knownPaths: { mount.knownPaths() })
@@ -210,7 +216,7 @@ enum MountpointChecks {
             throw SecretError(.invalidArgument, "mountpoint \(path) is not a directory")
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-        if mountedPaths().contains(absolute) {
+        if MountTable.mountedPaths().contains(absolute) {
             throw SecretError(.alreadyExists, "\(absolute) is already a mountpoint; unmount it first (fusermount3 -u \(absolute))")
         }
         return absolute
@@ -255,31 +261,5 @@ enum MountpointChecks {
         guard access("/dev/fuse", R_OK | W_OK) == 0 else {
             throw SecretError(.accessDenied, "/dev/fuse is not readable and writable by this user")
         }
-    }
-
-    /// Mountpoints in /proc/self/mountinfo (field 5, with octal escapes decoded).
-    static func mountedPaths() -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-        var paths = Set<String>()
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { continue }
-            paths.insert(decodeOctalEscapes(String(fields[4])))
-        }
-        return paths
-    }
-
-    private static func decodeOctalEscapes(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var scalars = Array(text.utf8)[...]
-        while let byte = scalars.popFirst() {
-            if byte == UInt8(ascii: "\\"), scalars.count >= 3, let value = UInt8(String(decoding: scalars.prefix(3), as: UTF8.self), radix: 8) {
-                bytes.append(value)
-                scalars = scalars.dropFirst(3)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -338,3 +338,17 @@ final class ManagerCache {
         all = nil
     }
 }
+
+extension SQLiteSecretStore {
+    /// SQLite's `PRAGMA quick_check` of the database at `path`: empty when it passes, else the
+    /// problems it names (at most ten). It reads every page, so it takes time in proportion to the file.
+    public static func quickCheck(path: String) throws -> [String] {
+        do {
+            let database = try Database(path: path, mode: .readWrite)
+            let lines = try database.query("PRAGMA quick_check(10)") { $0.string(0) }
+            return lines == ["ok"] ? [] : lines
+        } catch let error as SQLiteError {
+            throw translate(error, path: path)
+        }
+    }
+}

@@ -11,7 +11,7 @@ struct SecretFSCommand: ParsableCommand {
             Exit status: 0 ok, 1 internal error, 2 invalid name or argument, 3 not found, 4 already exists,
             5 out of the manager's scope, 6 not empty or still in use, 7 unsafe permissions, 8 not initialised,
             9 corrupted or foreign database, 10 decryption failed (tampered), 11 manager unavailable,
-            12 read-only, 13 delegate selector missing, 14 value too large, 64 usage error.
+            12 read-only, 13 delegate selector missing, 14 value too large, 15 not permitted, 16 unhealthy (status), 64 usage error.
             """,
-        subcommands: [Init.self, AppCommand.self, EnvCommand.self, ManagerCommand.self, SecretCommand.self, Apply.self, Export.self, Audit.self])
+        subcommands: [Init.self, AppCommand.self, EnvCommand.self, ManagerCommand.self, SecretCommand.self, Apply.self, Export.self, Audit.self, Status.self])
 }

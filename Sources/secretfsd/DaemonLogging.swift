@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SecretFSKit
 import Synchronization
 
 /// Where the daemon's log lines go: stderr in the foreground, a file or syslog in the background.
@@ -18,17 +19,22 @@ enum DaemonLogging {
             guard !done else { return }
             done = true
             if foreground {
-                LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+                LoggingSystem.bootstrap { recordingProblems(StreamLogHandler.standardError(label: $0)) }
             } else if let logFile {
                 let descriptor = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-                LoggingSystem.bootstrap { LineLogHandler(label: $0, sink: .file(descriptor)) }
+                LoggingSystem.bootstrap { recordingProblems(LineLogHandler(label: $0, sink: .file(descriptor))) }
             } else {
-                LoggingSystem.bootstrap { LineLogHandler(label: $0, sink: .syslog) }
+                LoggingSystem.bootstrap { recordingProblems(LineLogHandler(label: $0, sink: .syslog)) }
             }
         }
         var logger = Logger(label: "secretfsd")
         logger.logLevel = verbose ? .debug : .info
         return logger
+    }
+
+    /// `handler`, with warnings and errors also kept for `secretfs status` (RecentProblems).
+    private static func recordingProblems(_ handler: any LogHandler) -> any LogHandler {
+        MultiplexLogHandler([handler, ProblemRecordingLogHandler()])
     }
 
     /// A line on stdout (readiness), written directly so it is not buffered.

@@ -1,5 +1,4 @@
 import Foundation
-import SQLite
 import TestSupport
 import Testing
 
@@ -112,16 +111,7 @@ import Testing
     }
 
     @Test func aTamperedRowGivesEIOWhileTheRestIsServed() throws {
-        let fs = try MountedSecretFS()
-        try fs.scope("payments", "prod")
-        try fs.cli("secret", "set", "payments/prod/victim", stdin: "victim-value")
-        try fs.cli("secret", "set", "payments/prod/bystander", stdin: "fine")
-        try fs.mount()
-        let database = try Database(path: "\(fs.state)/secretfs.db", mode: .readWrite)
-        try database.execute("""
-            UPDATE secret_versions SET ciphertext = (SELECT ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id WHERE s.name = 'bystander')
-            WHERE secret_id = (SELECT id FROM secrets WHERE name = 'victim')
-            """)
+        let fs = try MountedSecretFS.mountedWithTamperedVictim()
         #expect(POSIX.read(fs.path("payments/prod/victim")) == .failure(.EIO))
         #expect(POSIX.read(fs.path("payments/prod/bystander")) == .success(Array("fine".utf8)))
         #expect(fs.daemonLog.contains("payments/prod/victim"))
