@@ -13,7 +13,8 @@ struct Apply: ParsableCommand {
             another store holds, credentials only as files. Errors name the file's line and column.
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customShort("f"), help: ArgumentHelp("The configuration file (see secretfs export for its format).", valueName: "file")) var file: String
+    @Option(name: .customShort("f"), help: ArgumentHelp("The configuration file (see secretfs export for its format).", valueName: "file"), completion: .file(extensions: ["yaml", "yml"]))
+    var file: String
     @Flag(help: "Print the plan and change nothing.") var dryRun = false
     @Flag(help: "Also remove links, managers, environments and applications the file does not declare (never a secret holding a value).") var prune = false
 
