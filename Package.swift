@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "SecureMemory"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLite", "SecretCore", "SecureMemory", "TestSupport"]),
         .testTarget(name: "SecretCoreTests", dependencies: ["SecretCore", "SecretFSKit", "Managers", "Store", "SQLite", "SecureMemory", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "MountTests", dependencies: ["TestSupport", "SQLite", "SecretFSMount"]),
         .testTarget(name: "ReferenceManagerTests", dependencies: ["TestSupport", "SQLite"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTP", "Crypto", "SecureMemory", "TestSupport", "SQLite"]),

@@ -13,6 +13,9 @@ public final class Database {
         case readWrite
         /// Open for reading and writing, creating the file when it is missing.
         case readWriteCreate
+        /// Open an existing file for reading only; fail when it is missing. Nothing is migrated or
+        /// written through this connection.
+        case readOnly
     }
 
     /// Process-wide SQLite settings, applied once before the first connection opens.
@@ -21,9 +24,10 @@ public final class Database {
     }()
 
     /// Opens the database at `path`.
-    public init(path: String, mode: Mode) throws {
+    /// Waits up to `busyTimeoutMilliseconds` for another connection's lock before failing with busy.
+    public init(path: String, mode: Mode, busyTimeoutMilliseconds: Int32 = 5_000) throws {
         Self.configured
-        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        var flags = (mode == .readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         if mode == .readWriteCreate { flags |= SQLITE_OPEN_CREATE }
         var pointer: OpaquePointer?
         let result = sqlite3_open_v2(path, &pointer, flags, nil)
@@ -33,7 +37,7 @@ public final class Database {
             throw SQLiteError(code: result, message: message)
         }
         handle = opened
-        sqlite3_busy_timeout(handle, 5_000)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
     }
 
     deinit {

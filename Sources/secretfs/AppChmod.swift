@@ -7,7 +7,7 @@ extension AppCommand {
             abstract: "Set the permission bits the mount shows for a directory (no new version).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Octal mode, such as 0440.") var mode: String
-        @Argument(help: "APP") var target: String
+        @Argument(help: "APP", completion: .applications) var target: String
 
         func run() throws {
             try performing { try OwnershipInput.changeMode(of: .application(try ResourceName(target, what: "application")), to: mode, service: global.service()) }

@@ -7,7 +7,7 @@ extension AppCommand {
             abstract: "Set the owner and group the mount shows for a directory (no new version).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "USER, USER:GROUP or :GROUP (names or numeric ids).") var owner: String
-        @Argument(help: "APP") var target: String
+        @Argument(help: "APP", completion: .applications) var target: String
 
         func run() throws {
             try performing { try OwnershipInput.changeOwner(of: .application(try ResourceName(target, what: "application")), to: owner, service: global.service()) }

@@ -6,9 +6,9 @@ extension EnvCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an environment to an application.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The application.") var app: String
+        @Argument(help: "The application.", completion: .applications) var app: String
         @Argument(help: "The environment's name.") var env: String
-        @Option(help: "production or non-production.") var type: String = EnvironmentType.nonProduction.rawValue
+        @Option(help: "production or non-production.", completion: .list(["production", "non-production"])) var type: String = EnvironmentType.nonProduction.rawValue
 
         func run() throws {
             try performing {

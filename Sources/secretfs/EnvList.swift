@@ -7,7 +7,7 @@ extension EnvCommand {
         static let configuration = CommandConfiguration(abstract: "List environments, of one application or all.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "Only this application.") var app: String?
+        @Argument(help: "Only this application.", completion: .applications) var app: String?
 
         struct Entry: Encodable {
             let application: String

@@ -6,8 +6,8 @@ extension EnvCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an environment that holds no secrets.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The application.") var app: String
-        @Argument(help: "The environment.") var env: String
+        @Argument(help: "The application.", completion: .applications) var app: String
+        @Argument(help: "The environment.", completion: .environmentsOfPrecedingApplication) var env: String
 
         func run() throws {
             try performing {

@@ -5,7 +5,7 @@ import SecretFSKit
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("State directory (default: $SECRETFS_STATE_DIR, /var/lib/secretfs for root, else ~/.local/share/secretfs).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("State directory (default: $SECRETFS_STATE_DIR, /var/lib/secretfs for root, else ~/.local/share/secretfs).", valueName: "dir"), completion: .directory)
     var stateDir: String?
 
     @Flag(name: .long, help: "Log debugging detail to standard error.")

@@ -5,7 +5,7 @@ extension ManagerCommand {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a manager that holds no secrets and is not the default.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The manager's name.") var name: String
+        @Argument(help: "The manager's name.", completion: .managers) var name: String
 
         func run() throws {
             try performing {

@@ -16,7 +16,7 @@ extension ManagerCommand {
                 longer used and may be disabled.
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The manager's name.") var name: String
+        @Argument(help: "The manager's name.", completion: .managers) var name: String
         @Option(name: .customLong("to-key-arn"), help: ArgumentHelp("aws-kms: move to another KMS key of the manager's region (its setting switches).", valueName: "arn"))
         var toKeyARN: String?
         @Option(name: .customLong("to-key"), help: ArgumentHelp("gcp-kms: move to another key of the manager's key ring (its setting switches).", valueName: "key"))

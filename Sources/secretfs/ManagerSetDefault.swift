@@ -5,7 +5,7 @@ extension ManagerCommand {
     struct SetDefault: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "set-default", abstract: "Make a manager the default (clears the previous default).")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The manager's name.") var name: String
+        @Argument(help: "The manager's name.", completion: .managers) var name: String
 
         func run() throws {
             try performing {

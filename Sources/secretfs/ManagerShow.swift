@@ -6,7 +6,7 @@ extension ManagerCommand {
         static let configuration = CommandConfiguration(abstract: "Show one manager's settings (credentials masked).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "The manager's name.") var name: String
+        @Argument(help: "The manager's name.", completion: .managers) var name: String
 
         func run() throws {
             try performing {

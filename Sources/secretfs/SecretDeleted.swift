@@ -7,7 +7,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(abstract: "List deleted secrets kept for their recovery window (never their values).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "APP or APP/ENV (default: everything).") var scope: String?
+        @Argument(help: "APP or APP/ENV (default: everything).", completion: .scopes) var scope: String?
 
         struct Entry: Encodable {
             let path: String

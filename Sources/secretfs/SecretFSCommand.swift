@@ -1,4 +1,5 @@
 import ArgumentParser
+import SecretFSKit
 
 /// `secretfs`: configure secrets managers, applications, environments and secrets.
 @main
@@ -14,4 +15,13 @@ struct SecretFSCommand: ParsableCommand {
             12 read-only, 13 delegate selector missing, 14 value too large, 15 not permitted, 16 unhealthy (status), 64 usage error.
             """,
         subcommands: [Init.self, AppCommand.self, EnvCommand.self, ManagerCommand.self, SecretCommand.self, Apply.self, Export.self, Audit.self, Status.self])
+
+    // Not CommandConfiguration.version: that puts a second --version into the help of every
+    // subcommand, beside `secret get --version N`.
+    @Flag(help: "Show the version.") var version = false
+
+    func run() throws {
+        guard version else { throw CleanExit.helpRequest(self) }
+        print(SecretFSVersion.current)
+    }
 }

@@ -5,7 +5,7 @@ extension SecretCommand {
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a secret's value, exactly as stored, to standard output.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
         @Option(help: "A version number (default: the current version).") var version: Int?
 
         func validate() throws {

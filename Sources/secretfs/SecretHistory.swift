@@ -7,7 +7,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(abstract: "List a secret's versions.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
 
         struct Entry: Encodable {
             let version: Int

@@ -6,11 +6,11 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make an existing AWS Secrets Manager secret, Vault key or Azure Key Vault secret appear as APP/ENV/NAME, without copying it.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
-        @Option(help: "The aws-secrets-manager, vault or azure-key-vault manager that holds it (its scope must cover APP/ENV).") var manager: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
+        @Option(help: "The aws-secrets-manager, vault or azure-key-vault manager that holds it (its scope must cover APP/ENV).", completion: .managers) var manager: String
         @Option(help: ArgumentHelp("The remote secret name (AWS), PATH[#KEY] under the engine (Vault; key default 'value') or NAME[/VERSION] (Azure Key Vault).", valueName: "remote"))
         var remote: String
-        @Option(help: ArgumentHelp("text (default) or file.", valueName: "kind")) var kind: String = "text"
+        @Option(help: ArgumentHelp("text (default) or file.", valueName: "kind"), completion: .list(["text", "file"])) var kind: String = "text"
 
         func run() throws {
             try performing {

@@ -11,8 +11,8 @@ extension SecretCommand {
                 not moved; the destination's scope must cover each secret.
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP, APP/ENV or APP/ENV/NAME (default: every secret).") var scope: String?
-        @Option(help: ArgumentHelp("The manager to move the values to.", valueName: "manager")) var to: String
+        @Argument(help: "APP, APP/ENV or APP/ENV/NAME (default: every secret).", completion: .scopesOrSecretPaths) var scope: String?
+        @Option(help: ArgumentHelp("The manager to move the values to.", valueName: "manager"), completion: .managers) var to: String
         @Flag(help: "Move every version, not only the current one (older versions otherwise stay where they are).") var allVersions = false
         @Flag(help: "Say what would move, and change nothing.") var dryRun = false
         @Flag(help: "One JSON line per secret, then a summary line.") var json = false

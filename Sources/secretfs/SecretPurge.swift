@@ -7,7 +7,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a deleted secret for good now (its versions, and an external store's remote value), or every one whose recovery window ended.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME of a deleted secret.") var path: String?
+        @Argument(help: "APP/ENV/NAME of a deleted secret.", completion: .deletedSecretPaths) var path: String?
         @Flag(help: "Purge every deleted secret whose recovery window has ended.") var expired = false
 
         func validate() throws {

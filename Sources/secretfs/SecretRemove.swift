@@ -7,7 +7,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Delete a secret: kept with all its versions for a recovery window (restore, purge), then purged.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
         @Option(help: ArgumentHelp("Days the deleted secret is kept with its history before it is purged (default 7; 0 purges at once, with an external store's remote value).", valueName: "days"))
         var recoveryWindowDays: Double = 7
 

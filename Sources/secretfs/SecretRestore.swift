@@ -5,7 +5,7 @@ extension SecretCommand {
     struct Restore: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Bring back a deleted secret, with all its versions, within its recovery window.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .deletedSecretPaths) var path: String
 
         func run() throws {
             try performing {

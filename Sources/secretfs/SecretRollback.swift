@@ -6,7 +6,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a new version of a secret with an earlier version's content (history is kept).")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
         @Option(help: ArgumentHelp("The version whose content becomes current again.", valueName: "n")) var toVersion: Int
 
         func run() throws {

@@ -6,11 +6,11 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a new version of a secret, from standard input or --file (never from arguments).")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
-        @Option(help: "Seal a new secret with this manager (its scope must cover APP/ENV).") var manager: String?
-        @Option(help: ArgumentHelp("Read the value from this file ('-' for standard input); the secret's kind becomes 'file'.", valueName: "path"))
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
+        @Option(help: "Seal a new secret with this manager (its scope must cover APP/ENV).", completion: .managers) var manager: String?
+        @Option(help: ArgumentHelp("Read the value from this file ('-' for standard input); the secret's kind becomes 'file'.", valueName: "path"), completion: .file())
         var file: String?
-        @Option(help: ArgumentHelp("text or file (default: file with --file PATH, else text).", valueName: "kind"))
+        @Option(help: ArgumentHelp("text or file (default: file with --file PATH, else text).", valueName: "kind"), completion: .list(["text", "file"]))
         var kind: String?
 
         func run() throws {

@@ -7,7 +7,7 @@ extension SecretCommand {
         static let configuration = CommandConfiguration(abstract: "Show one secret's metadata: version, size, manager, owner, group, mode, times (never its value).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
-        @Argument(help: "APP/ENV/NAME") var path: String
+        @Argument(help: "APP/ENV/NAME", completion: .secretPaths) var path: String
 
         func run() throws {
             try performing {

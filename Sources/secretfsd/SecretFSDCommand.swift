@@ -18,7 +18,8 @@ struct SecretFSDCommand: ParsableCommand {
             SIGTERM, SIGINT or 'fusermount3 -u MOUNTPOINT' unmount cleanly (exit status 0).
             Exit status on failure follows secretfs(1): 2 invalid argument (also a mountpoint on, in or above the state directory), 3 not found, 4 already mounted,
             7 unsafe permissions, 8 not initialised, 9 corrupted database, 13 no access to /dev/fuse, 1 other.
-            """)
+            """,
+        version: SecretFSVersion.current)
 
     @Argument(help: "Where to mount (an existing, empty directory).") var mountpoint: String
     @Option(help: ArgumentHelp("State directory (default: $SECRETFS_STATE_DIR, /var/lib/secretfs for root, else ~/.local/share/secretfs).", valueName: "dir"))
